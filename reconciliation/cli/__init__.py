@@ -1,0 +1,69 @@
+"""The ``recon`` command: a dispatcher over one module per subcommand.
+
+Each subcommand module exposes ``register(subparsers)``, which adds its
+parser and sets ``func`` to a callable taking the parsed arguments and
+returning an exit status. Errors the user can fix are ``ReconError`` and
+print as one sentence; nothing prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from reconciliation.errors import ReconError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_REJECTED = 3
+
+#: Subcommand modules, in the order ``recon --help`` lists them.
+SUBCOMMANDS = ("run", "generate", "report", "breaks")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line and exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"recon: {message} (see 'recon --help')\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``recon`` parser with every available subcommand."""
+    parser = _Parser(prog="recon", description="AM Cash point-of-sale reconciliation.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    subparsers.required = True
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"reconciliation.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"reconciliation.cli.{name}":
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``recon`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ReconError as exc:
+        sys.stderr.write(f"recon: {exc}\n")
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        sys.stderr.write("recon: interrupted; nothing of the unfinished run was written.\n")
+        return EXIT_FAILURE
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one sentence, no traceback
+        sys.stderr.write(f"recon: unexpected error: {type(exc).__name__}: {exc}\n")
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
