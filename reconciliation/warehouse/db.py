@@ -1,0 +1,213 @@
+"""Connections, schema creation and migrations, locks, and bulk frame I/O.
+
+Bulk writes bypass row-by-row ORM inserts: DuckDB reads an Arrow table
+directly, PostgreSQL takes ``COPY ... FROM STDIN``. Both run on the caller's
+SQLAlchemy connection, inside its transaction, so a run's rows commit or roll
+back together.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from reconciliation.errors import ConfigError, ReconError
+from reconciliation.warehouse.schema import SCHEMA_VERSION, metadata, recon_schema_version
+
+#: Key of the PostgreSQL advisory lock that serializes warehouse writers.
+WRITE_LOCK_KEY = 0x414D4341  # "AMCA"
+
+_process_lock = threading.RLock()
+_engines: dict[str, Engine] = {}
+
+#: version -> upgrade function, applied in order to databases at older versions.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
+
+def is_duckdb(conn: Connection | Engine) -> bool:
+    """Whether the connection goes to DuckDB."""
+    return conn.dialect.name == "duckdb"
+
+
+def engine_for(url: str) -> Engine:
+    """A cached engine for a SQLAlchemy URL, creating a DuckDB file's folder.
+
+    Raises:
+        ConfigError: the URL is not a usable SQLAlchemy URL.
+    """
+    if url in _engines:
+        return _engines[url]
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        raise ConfigError(f"warehouse URL {url!r} is not a SQLAlchemy URL") from None
+    if parsed.drivername.startswith("duckdb") and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = sa.create_engine(parsed, pool_pre_ping=not parsed.drivername.startswith("duckdb"))
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+        raise ConfigError(f"warehouse URL {url!r} cannot be used: {exc}") from None
+    _engines[url] = engine
+    return engine
+
+
+def dispose_all() -> None:
+    """Close every cached engine (DuckDB holds a file lock while open)."""
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create missing tables and apply pending migrations, once per database.
+
+    Raises:
+        ReconError: the warehouse cannot be reached or is newer than this code.
+    """
+    try:
+        with write_transaction(engine) as conn:
+            metadata.create_all(conn, checkfirst=True)
+            current = conn.execute(sa.select(sa.func.max(recon_schema_version.c.version))).scalar()
+            if current is None:
+                conn.execute(recon_schema_version.insert().values(
+                    version=SCHEMA_VERSION, applied_at=datetime.now(UTC)))
+                return
+            if current > SCHEMA_VERSION:
+                raise ReconError(
+                    f"the warehouse schema is version {current}, newer than this code's "
+                    f"{SCHEMA_VERSION}; upgrade the reconciliation package")
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[version](conn)
+                conn.execute(recon_schema_version.insert().values(
+                    version=version, applied_at=datetime.now(UTC)))
+    except sa.exc.OperationalError as exc:
+        raise ReconError(f"cannot reach the warehouse: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction holding the warehouse write lock.
+
+    Writers are serialized: within a process by a lock, across processes on
+    PostgreSQL by an advisory transaction lock (DuckDB allows one writing
+    process per file anyway). Everything inside commits or rolls back as one.
+    """
+    with _process_lock, engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY})
+        yield conn
+
+
+def next_id(conn: Connection, table: sa.Table, column: str) -> int:
+    """The next free integer key of a table (callers hold the write lock)."""
+    current = conn.execute(sa.select(sa.func.max(table.c[column]))).scalar()
+    return int(current or 0) + 1
+
+
+def _prepare(frame: pl.DataFrame, table: sa.Table) -> pl.DataFrame:
+    """Select and order the table's columns; enums become plain strings."""
+    missing = [c.name for c in table.columns if c.name not in frame.columns]
+    if missing:
+        raise ValueError(f"frame for {table.name} lacks columns {missing}")
+    cols = []
+    for column in table.columns:
+        expr = pl.col(column.name)
+        if isinstance(frame.schema[column.name], (pl.Enum, pl.Categorical)):
+            expr = expr.cast(pl.String)
+        cols.append(expr)
+    return frame.select(cols)
+
+
+def insert_frame(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> int:
+    """Bulk-insert a frame into a table inside the connection's transaction.
+
+    Returns:
+        The number of rows written.
+    """
+    if frame.height == 0:
+        return 0
+    data = _prepare(frame, table)
+    names = ", ".join(f'"{c}"' for c in data.columns)
+    if is_duckdb(conn):
+        raw: Any = conn.connection.driver_connection
+        view = f"_bulk_{table.name}"
+        raw.register(view, data.to_arrow())
+        try:
+            raw.execute(f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM {view}')
+        finally:
+            raw.unregister(view)
+    elif conn.dialect.name == "postgresql":
+        raw = conn.connection.driver_connection
+        buffer = io.BytesIO()
+        data.with_columns(
+            pl.col(c).dt.to_string("%Y-%m-%dT%H:%M:%S%.f%z")
+            for c, t in data.schema.items() if isinstance(t, pl.Datetime)
+        ).write_csv(buffer, include_header=False, null_value="\\N", quote_style="necessary")
+        with raw.cursor() as cur, cur.copy(
+            f'COPY "{table.name}" ({names}) FROM STDIN WITH (FORMAT csv, NULL \'\\N\')'
+        ) as copy:
+            copy.write(buffer.getvalue())
+    else:
+        conn.execute(table.insert(), data.to_dicts())
+    return data.height
+
+
+def polars_type(sa_type: sa.types.TypeEngine[Any]) -> pl.DataType:
+    """The Polars dtype a warehouse column reads into."""
+    if isinstance(sa_type, sa.Numeric) and not isinstance(sa_type, sa.Float):
+        return pl.Decimal(sa_type.precision or 38, sa_type.scale or 0)
+    if isinstance(sa_type, sa.Boolean):
+        return pl.Boolean()
+    if isinstance(sa_type, sa.Integer):
+        return pl.Int64()
+    if isinstance(sa_type, sa.DateTime):
+        return pl.Datetime("us", "UTC") if sa_type.timezone else pl.Datetime("us")
+    if isinstance(sa_type, sa.Date):
+        return pl.Date()
+    return pl.String()
+
+
+def read_frame(conn: Connection, query: sa.Select[Any], schema: dict[str, pl.DataType] | None = None
+               ) -> pl.DataFrame:
+    """Run a query and return its rows as a frame with the columns' own types.
+
+    Types come from the selected columns, so an empty or all-null result
+    still has the right dtypes and money stays exact.
+
+    Args:
+        conn: An open connection.
+        query: A SQLAlchemy Core select.
+        schema: Optional dtypes that override the inferred ones (e.g. enums).
+    """
+    wanted = {c.key: polars_type(c.type) for c in query.selected_columns}
+    wanted.update(schema or {})
+    if is_duckdb(conn):
+        compiled = query.compile(conn, compile_kwargs={"literal_binds": True})  # type: ignore[attr-defined]
+        raw: Any = conn.connection.driver_connection
+        frame = pl.from_arrow(raw.sql(str(compiled)).to_arrow_table())
+        assert isinstance(frame, pl.DataFrame)
+    else:
+        result = conn.execute(query)
+        rows = result.fetchall()
+        frame = pl.DataFrame(
+            [tuple(r) for r in rows],
+            schema={k: (pl.String if isinstance(v, pl.Enum) else v) for k, v in wanted.items()},
+            orient="row",
+        )
+    return frame.with_columns(
+        pl.col(name).cast(dtype) for name, dtype in wanted.items() if name in frame.columns
+    )
