@@ -1,16 +1,54 @@
 """One reconciliation run end to end: locate, parse, validate, match, write.
 
 This is the single entry point the ``recon run`` command and the Airflow DAG
-both call, so a night reconciled by either is the same night.
+both call, so a night reconciled by either is the same night. Parsing and
+validation happen outside the warehouse lock; reading the context, matching
+and writing happen inside one write transaction, so concurrent runs never
+see each other half-done and a run that dies leaves nothing behind.
 """
 
 from __future__ import annotations
 
+import importlib
+import logging
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy.engine import Connection, Engine
 
 from reconciliation.config import Settings
+from reconciliation.errors import FileRejected, ReconError
+from reconciliation.matching.checks import Rates
+from reconciliation.matching.engine import MatchParams, MatchResult, reconcile
+from reconciliation.matching.limit import limit_breaks
+from reconciliation.records import PARTNER, PLATFORM, SIDES, empty_records
+from reconciliation.warehouse import summary as summaries
+from reconciliation.warehouse.context import load_context, stale_later_dates
+from reconciliation.warehouse.db import engine_for, ensure_schema, insert_frame, write_transaction
+from reconciliation.warehouse.schema import (
+    recon_match,
+    recon_pending_record,
+    recon_record,
+    recon_rejected_record,
+    recon_run,
+    recon_summary,
+)
+from reconciliation.warehouse.writer import (
+    apply_pending_updates,
+    insert_breaks,
+    insert_run,
+    next_version,
+    now_utc,
+    restore_breaks,
+    supersede,
+)
+
+log = logging.getLogger(__name__)
+_ready: set[str] = set()
 
 
 @dataclass
@@ -21,13 +59,14 @@ class RunOutcome:
         sponsor_code: The sponsor.
         business_date: The business date reconciled.
         status: SUCCEEDED, REJECTED, MISSING_INPUT or FAILED.
-        run_id: The ``recon_run`` row written (None if the warehouse was unreachable).
+        run_id: The ``recon_run`` row written.
         version: The run's version for this sponsor and date.
         error: One sentence naming the file and the first problem, for a failed run.
         stale_dates: Later dates of the sponsor with current runs, now stale.
         counts: Records, matched pairs and breaks by type, for the end-of-run summary.
         money_at_stake: Sum of |delta_dollars| of the breaks raised.
-        report_paths: Reports written for the run (filled by the reports step).
+        report_paths: Reports written for the run.
+        warnings: Things that did not fail the run but an operator should see.
     """
 
     sponsor_code: str
@@ -38,8 +77,36 @@ class RunOutcome:
     error: str | None = None
     stale_dates: list[date] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
-    money_at_stake: str = "0.00"
+    money_at_stake: Decimal = Decimal("0.00")
     report_paths: dict[str, Path] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def warehouse(settings: Settings) -> Engine:
+    """The warehouse engine, with its schema created or migrated once per process."""
+    engine = engine_for(settings.warehouse_url)
+    if settings.warehouse_url not in _ready:
+        _optional("reconciliation.quality.table")  # registers recon_validation
+        ensure_schema(engine)
+        _ready.add(settings.warehouse_url)
+    return engine
+
+
+def _optional(module: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            return None
+        raise
+
+
+def sponsors_for(settings: Settings, business_date: date, inbox: Path | None) -> list[str]:
+    """Sponsors to reconcile for a date: those whose files are present, plus configured ones."""
+    from reconciliation.inbox import discover
+
+    found = set(discover(inbox, business_date, settings)) if inbox else set()
+    return sorted(found | set(settings.sponsors))
 
 
 def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
@@ -50,9 +117,140 @@ def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
     or MISSING_INPUT and the ``recon_run`` row records why. Raises
     ``ReconError`` only when the warehouse itself cannot be used.
     """
-    raise NotImplementedError  # filled in by the engine work
+    from reconciliation.inbox import discover
+    from reconciliation.parsing import parse_file
+
+    engine = warehouse(settings)
+    row: dict[str, Any] = {
+        "sponsor_code": sponsor, "business_date": business_date, "started_at": now_utc(),
+        "triggered_by": triggered_by, "is_current": False,
+    }
+    outcome = RunOutcome(sponsor, business_date, "FAILED")
+    files = discover(inbox, business_date, settings).get(sponsor, {})
+    for side in SIDES:
+        if side in files:
+            row[f"{side.lower()}_file"] = files[side].path.name
+    missing = [s for s in SIDES if s not in files]
+    if missing:
+        what = " and ".join(f"{s.lower()} file" for s in missing)
+        return _attempt(engine, row, outcome, "MISSING_INPUT",
+                        f"no {what} for sponsor {sponsor} and {business_date} in {inbox}")
+    parsed = {}
+    try:
+        key = settings.hash_key()
+        for side in (PLATFORM, PARTNER):
+            found = files[side]
+            profile = settings.profiles.get(found.profile) if side == PARTNER else None
+            parsed[side] = parse_file(found.path, side, hash_key=key, profile=profile,
+                                      sponsor_code=sponsor, business_date=business_date)
+            row[f"{side.lower()}_sha256"] = parsed[side].sha256
+            row[f"{side.lower()}_records"] = parsed[side].detail_count
+            row["partner_profile"] = found.profile if side == PARTNER else row.get("partner_profile")
+    except FileRejected as exc:
+        return _attempt(engine, row, outcome, "REJECTED", str(exc))
+    quality = _validate(settings, parsed)
+    failed = [q.error for q in quality if q.error]
+    if failed:
+        return _attempt(engine, row, outcome, "REJECTED", " ".join(failed), quality=quality)
+    try:
+        with write_transaction(engine) as conn:
+            result = _write_success(conn, settings, row, parsed, quality, outcome)
+    except ReconError:
+        raise
+    except Exception as exc:
+        log.exception("run of %s %s failed", sponsor, business_date)
+        return _attempt(engine, row, outcome, "FAILED",
+                        f"the run of {sponsor} {business_date} failed: {type(exc).__name__}: {exc}")
+    with engine.connect() as conn:
+        outcome.stale_dates = stale_later_dates(conn, sponsor, business_date)
+    del result
+    _reports(engine, settings, outcome)
+    return outcome
 
 
-def sponsors_for(settings: Settings, business_date: date, inbox: Path | None) -> list[str]:
-    """Sponsors to reconcile for a date: those whose files are present, plus configured ones."""
-    raise NotImplementedError
+def _validate(settings: Settings, parsed: dict[str, Any]) -> list[Any]:
+    gate = _optional("reconciliation.quality.gate")
+    if gate is None or settings.validation.get("enabled", True) is False:
+        return []
+    return [gate.validate_file(parsed[side], settings) for side in (PLATFORM, PARTNER)]
+
+
+def _attempt(engine: Engine, row: dict[str, Any], outcome: RunOutcome, status: str, error: str,
+             quality: list[Any] | None = None) -> RunOutcome:
+    """Record a run that did not succeed: its row (and validation results) only."""
+    with write_transaction(engine) as conn:
+        row = {**row, "status": status, "error": error, "finished_at": now_utc(),
+               "version": next_version(conn, row["sponsor_code"], row["business_date"])}
+        outcome.run_id = insert_run(conn, row)
+        _write_quality(conn, outcome.run_id, quality or [])
+    outcome.status, outcome.error, outcome.version = status, error, row["version"]
+    return outcome
+
+
+def _write_quality(conn: Connection, run_id: int, quality: list[Any]) -> None:
+    table = _optional("reconciliation.quality.table")
+    if table is None or not quality:
+        return
+    frames = [q.results.with_columns(run_id=pl.lit(run_id, dtype=pl.Int64)) for q in quality]
+    insert_frame(conn, table.recon_validation, pl.concat(frames, how="diagonal_relaxed"))
+
+
+def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
+                   parsed: dict[str, Any], quality: list[Any], outcome: RunOutcome) -> MatchResult:
+    sponsor, day = row["sponsor_code"], row["business_date"]
+    zone = settings.zone_for(sponsor)
+    ctx = load_context(conn, sponsor, day, settings.grace_days, settings.lookback_days)
+    today = pl.concat([parsed[s].records for s in SIDES]) if parsed else empty_records()
+    params = MatchParams(sponsor, day, zone, settings.match_tolerance, settings.grace_days,
+                         Rates(settings.miles_per_unit, settings.dollars_per_unit))
+    result = reconcile(today, ctx.pending, ctx.history, params)
+    unplaced = result.dispositions.filter(pl.col("disposition") == "UNPLACED").height
+    if unplaced:
+        raise AssertionError(f"{unplaced} records ended in no place (conservation violated)")
+
+    now = now_utc()
+    rejected = pl.concat([parsed[s].rejected for s in SIDES])
+    supersede(conn, sponsor, day)
+    run_id = insert_run(conn, {**row, "status": "SUCCEEDED", "is_current": True,
+                               "version": ctx.next_version, "rejected_records": rejected.height,
+                               "matched_pairs": result.matches.height})
+    restore_breaks(conn, ctx.restorable, run_id, now)
+    apply_pending_updates(conn, result.pending_updates, run_id, day, now)
+    breaks = insert_breaks(conn, result.breaks, run_id=run_id, sponsor=sponsor,
+                           previous_runs=ctx.previous_runs, now=now)
+    ids = pl.lit(run_id, dtype=pl.Int64)
+    insert_frame(conn, recon_match, result.matches.with_columns(
+        run_id=ids, sponsor_code=pl.lit(sponsor), business_date=pl.lit(day)))
+    insert_frame(conn, recon_rejected_record, rejected.with_columns(run_id=ids))
+    records = result.cands.filter(~pl.col("is_pending")).join(result.dispositions, on="rid")
+    insert_frame(conn, recon_record, records.with_columns(run_id=ids))
+    pending = breaks.filter(pl.col("status") == "PENDING", pl.col("record_rid").is_not_null())
+    insert_frame(conn, recon_pending_record, pending.select("break_id", rid="record_rid").join(
+        result.cands, on="rid").with_columns(run_id=ids))
+    limit = limit_breaks(conn, sponsor, day, settings.timezone, settings.daily_limit)
+    limit_rows = insert_breaks(conn, limit, run_id=run_id, sponsor=sponsor, previous_runs=[],
+                               now=now)
+    all_breaks = pl.concat([breaks, limit_rows], how="diagonal_relaxed") if limit_rows.height \
+        else breaks
+    summary = summaries.summary_rows(run_id, sponsor, day, parsed, records, all_breaks)
+    summaries.check_conservation(summary)
+    insert_frame(conn, recon_summary, summary)
+    _write_quality(conn, run_id, quality)
+    conn.execute(recon_run.update().where(recon_run.c.run_id == run_id).values(
+        finished_at=now_utc()))
+    outcome.status, outcome.run_id, outcome.version = "SUCCEEDED", run_id, ctx.next_version
+    outcome.counts = summaries.outcome_counts(summary, all_breaks, result.matches.height)
+    outcome.money_at_stake = summaries.money_at_stake(all_breaks)
+    return result
+
+
+def _reports(engine: Engine, settings: Settings, outcome: RunOutcome) -> None:
+    reports = _optional("reconciliation.reports")
+    writer = getattr(reports, "write_run_reports", None) if reports else None
+    if writer is None or outcome.run_id is None:
+        return
+    try:
+        outcome.report_paths = dict(writer(engine, outcome.run_id, settings))
+    except Exception as exc:
+        log.exception("reports for run %s failed", outcome.run_id)
+        outcome.warnings.append(f"reports for run {outcome.run_id} were not written: {exc}")

@@ -1,0 +1,161 @@
+"""Break rows: one schema for every break type, built from records or pairs.
+
+Rules produce "wide" frames with the partner record's fields prefixed ``p_``
+and the platform record's ``q_`` (either side may be null); ``break_rows``
+turns them into the warehouse's break columns, so every rule fills the same
+columns the same way.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from reconciliation.records import MONEY, UTC_TS
+
+#: Record fields carried into a break, per side.
+FIELDS = (
+    "rid", "business_date", "line_number", "txn_type", "confirmation_number",
+    "original_confirmation_number", "ts", "store_id", "device_id", "trace_id", "units",
+    "miles", "dollars", "pos_transaction_id", "collector_last4", "collector_hash",
+)
+
+#: Columns of the engine's break frame, before run ids and statuses are assigned.
+BREAK_SCHEMA = pl.Schema({
+    "break_type": pl.String,
+    "side": pl.String,
+    "business_date": pl.Date,
+    "txn_type": pl.String,
+    "confirmation_number": pl.String,
+    "trace_id": pl.String,
+    "store_id": pl.String,
+    "device_id": pl.String,
+    "partner_miles": pl.Int64,
+    "platform_miles": pl.Int64,
+    "partner_dollars": MONEY,
+    "platform_dollars": MONEY,
+    "delta_dollars": MONEY,
+    "detail": pl.String,
+    "partner_line": pl.Int64,
+    "platform_line": pl.Int64,
+    "partner_business_date": pl.Date,
+    "platform_business_date": pl.Date,
+    "partner_ts": UTC_TS,
+    "platform_ts": UTC_TS,
+    "partner_units": pl.Int64,
+    "platform_units": pl.Int64,
+    "original_confirmation_number": pl.String,
+    "pos_transaction_id": pl.String,
+    "collector_last4": pl.String,
+    "collector_hash": pl.Int64,
+    "key_suffix": pl.String,
+    "record_rid": pl.Int64,
+})
+
+
+def empty_breaks() -> pl.DataFrame:
+    """An empty break frame."""
+    return pl.DataFrame(schema=BREAK_SCHEMA)
+
+
+def _prefixed(records: pl.DataFrame, prefix: str) -> list[pl.Expr]:
+    return [pl.col(f).alias(f"{prefix}{f}") for f in FIELDS]
+
+
+def _nulls(schema: pl.Schema, prefix: str) -> list[pl.Expr]:
+    return [pl.lit(None, dtype=schema[f]).alias(f"{prefix}{f}") for f in FIELDS]
+
+
+def one_side(records: pl.DataFrame, side: str) -> pl.DataFrame:
+    """Wide form of single records of one side (the other side's fields null)."""
+    mine, other = ("p_", "q_") if side == "PARTNER" else ("q_", "p_")
+    return records.select(*_prefixed(records, mine), *_nulls(records.schema, other))
+
+
+def pairs_wide(pairs: pl.DataFrame, cands: pl.DataFrame) -> pl.DataFrame:
+    """Wide form of pairs: ``pairs`` holds ``p_rid`` and ``q_rid`` (plus any extra columns)."""
+    fields = cands.select(FIELDS)
+    p = fields.rename({f: f"p_{f}" for f in FIELDS})
+    q = fields.rename({f: f"q_{f}" for f in FIELDS})
+    return pairs.join(p, on="p_rid", how="left").join(q, on="q_rid", how="left")
+
+
+def _money(expr: pl.Expr) -> pl.Expr:
+    return pl.format("${}", expr.cast(pl.String))
+
+
+def break_rows(wide: pl.DataFrame, break_type: str, side: str, detail: pl.Expr,
+               delta: pl.Expr | None = None, key_suffix: pl.Expr | None = None,
+               business_date: pl.Expr | None = None) -> pl.DataFrame:
+    """Turn a wide frame into break rows of one type.
+
+    Args:
+        wide: ``p_*``/``q_*`` fields of the records behind each break.
+        break_type: The spec's break type.
+        side: PARTNER, PLATFORM or BOTH.
+        detail: A sentence for reviewers, evaluated on ``wide``.
+        delta: Signed money at stake; default platform − partner dollars.
+        key_suffix: The break key's last part; default the confirmation number,
+            or ``L<line>`` for a record without one.
+        business_date: Default: the earlier of the two records' business dates.
+    """
+    if wide.height == 0:
+        return empty_breaks()
+    pick = {"PARTNER": "p_", "PLATFORM": "q_"}.get(side)
+
+    def field(name: str) -> pl.Expr:
+        if pick:
+            return pl.col(f"{pick}{name}")
+        return pl.coalesce(pl.col(f"q_{name}"), pl.col(f"p_{name}"))
+
+    suffix = key_suffix if key_suffix is not None else pl.coalesce(
+        field("confirmation_number"), pl.format("L{}", field("line_number")))
+    default_delta = (
+        pl.col("q_dollars").fill_null(pl.lit(0).cast(MONEY))
+        - pl.col("p_dollars").fill_null(pl.lit(0).cast(MONEY))
+    )
+    record_rid = field("rid") if pick else pl.lit(None, dtype=pl.Int64)
+    out = wide.select(
+        break_type=pl.lit(break_type),
+        side=pl.lit(side),
+        business_date=business_date if business_date is not None else pl.min_horizontal(
+            pl.col("p_business_date"), pl.col("q_business_date")),
+        txn_type=field("txn_type").cast(pl.String),
+        confirmation_number=field("confirmation_number"),
+        trace_id=field("trace_id"),
+        store_id=field("store_id"),
+        device_id=field("device_id"),
+        partner_miles=pl.col("p_miles"),
+        platform_miles=pl.col("q_miles"),
+        partner_dollars=pl.col("p_dollars"),
+        platform_dollars=pl.col("q_dollars"),
+        delta_dollars=(delta if delta is not None else default_delta).cast(MONEY),
+        detail=detail,
+        partner_line=pl.col("p_line_number"),
+        platform_line=pl.col("q_line_number"),
+        partner_business_date=pl.col("p_business_date"),
+        platform_business_date=pl.col("q_business_date"),
+        partner_ts=pl.col("p_ts"),
+        platform_ts=pl.col("q_ts"),
+        partner_units=pl.col("p_units"),
+        platform_units=pl.col("q_units"),
+        original_confirmation_number=field("original_confirmation_number"),
+        pos_transaction_id=pl.col("p_pos_transaction_id"),
+        collector_last4=field("collector_last4"),
+        collector_hash=field("collector_hash"),
+        key_suffix=suffix,
+        record_rid=record_rid,
+    )
+    return out.cast(dict(BREAK_SCHEMA))  # type: ignore[arg-type]
+
+
+def describe(side_label: str, prefix: str) -> pl.Expr:
+    """``partner REDEEM C123 of $30.00 (285 miles)`` for the record with that prefix."""
+    return pl.format(
+        "{} {} {} of {} ({} miles)",
+        pl.lit(side_label),
+        pl.col(f"{prefix}txn_type").cast(pl.String),
+        pl.coalesce(pl.col(f"{prefix}confirmation_number"),
+                    pl.format("at line {}", pl.col(f"{prefix}line_number"))),
+        _money(pl.col(f"{prefix}dollars")),
+        pl.col(f"{prefix}miles"),
+    )

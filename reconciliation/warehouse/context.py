@@ -1,0 +1,114 @@
+"""What a run reads from the warehouse before matching.
+
+A re-run of a date is computed as if the version it supersedes had never
+run (spec §6): status changes that earlier versions of the same sponsor-day
+made to other days' breaks are read back to their state before them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from reconciliation.records import RECORD_SCHEMA
+from reconciliation.warehouse.db import read_frame
+from reconciliation.warehouse.schema import (
+    recon_break,
+    recon_break_event,
+    recon_pending_record,
+    recon_record,
+    recon_run,
+)
+
+
+@dataclass
+class RunContext:
+    """Warehouse state one run depends on.
+
+    Attributes:
+        previous_runs: run_ids of every earlier attempt for the sponsor and date.
+        next_version: The version number this attempt gets.
+        restorable: Breaks of other runs whose latest change came from an earlier
+            version of this sponsor-day, with the state before that change.
+        pending: Re-entering records (RECORD_SCHEMA + pending_break_id).
+        history: The sponsor's earlier records within the look-back.
+    """
+
+    previous_runs: list[int]
+    next_version: int
+    restorable: pl.DataFrame
+    pending: pl.DataFrame
+    history: pl.DataFrame
+
+
+def runs_of(conn: Connection, sponsor: str, day: date) -> pl.DataFrame:
+    """Every attempt recorded for a sponsor and date."""
+    return read_frame(conn, sa.select(recon_run.c.run_id, recon_run.c.version,
+                                      recon_run.c.status, recon_run.c.is_current)
+                      .where(recon_run.c.sponsor_code == sponsor,
+                             recon_run.c.business_date == day))
+
+
+def restorable_breaks(conn: Connection, previous_runs: list[int]) -> pl.DataFrame:
+    """Breaks (raised by other runs) whose latest status change was made by one of ``previous_runs``."""
+    schema = {"break_id": pl.Int64, "old_status": pl.String, "old_resolution": pl.String}
+    if not previous_runs:
+        return pl.DataFrame(schema=schema)
+    events = read_frame(conn, sa.select(
+        recon_break_event.c.break_id, recon_break_event.c.run_id, recon_break_event.c.changed_at,
+        recon_break_event.c.old_status, recon_break_event.c.old_resolution,
+    ).where(recon_break_event.c.break_id.in_(
+        sa.select(recon_break_event.c.break_id).where(recon_break_event.c.run_id.in_(previous_runs))
+    )))
+    raised_by_previous = read_frame(conn, sa.select(recon_break.c.break_id).where(
+        recon_break.c.run_id.in_(previous_runs)))["break_id"]
+    latest = events.sort("changed_at").group_by("break_id").last()
+    return latest.filter(
+        pl.col("run_id").is_in(previous_runs) & ~pl.col("break_id").is_in(raised_by_previous.implode())
+    ).select(schema.keys())
+
+
+def load_context(conn: Connection, sponsor: str, day: date, grace_days: int,
+                 lookback_days: int) -> RunContext:
+    """Read everything a run of ``sponsor`` and ``day`` needs."""
+    runs = runs_of(conn, sponsor, day)
+    previous = runs["run_id"].to_list()
+    next_version = int(runs["version"].max() or 0) + 1 if runs.height else 1  # type: ignore[operator]
+    restorable = restorable_breaks(conn, previous)
+
+    current = sa.select(recon_run.c.run_id).where(
+        recon_run.c.sponsor_code == sponsor, recon_run.c.is_current.is_(True))
+    window = recon_break.c.business_date.between(day - timedelta(days=grace_days),
+                                                 day - timedelta(days=1))
+    candidates = read_frame(conn, sa.select(recon_break.c.break_id, recon_break.c.status).where(
+        recon_break.c.run_id.in_(current), window,
+        recon_break.c.break_type.in_(["MISSING_ON_PLATFORM", "MISSING_AT_PARTNER"]),
+    ))
+    effective = candidates.join(restorable, on="break_id", how="left").with_columns(
+        status=pl.coalesce("old_status", "status"))
+    pending_ids = effective.filter(pl.col("status") == "PENDING")["break_id"].to_list()
+    pending = read_frame(conn, sa.select(recon_pending_record).where(
+        recon_pending_record.c.break_id.in_(pending_ids)))
+    pending = pending.select(
+        *(pl.col(name).cast(dtype) for name, dtype in RECORD_SCHEMA.items()),
+        pending_break_id=pl.col("break_id"),
+    ).sort("side", "business_date", "line_number")
+
+    history = read_frame(conn, sa.select(recon_record).where(
+        recon_record.c.run_id.in_(current),
+        recon_record.c.business_date.between(day - timedelta(days=lookback_days),
+                                             day - timedelta(days=1)),
+    ))
+    return RunContext(previous, next_version, restorable, pending, history)
+
+
+def stale_later_dates(conn: Connection, sponsor: str, day: date) -> list[date]:
+    """Later dates of the sponsor with current runs (made stale by re-running ``day``)."""
+    rows = conn.execute(sa.select(recon_run.c.business_date).where(
+        recon_run.c.sponsor_code == sponsor, recon_run.c.is_current.is_(True),
+        recon_run.c.business_date > day).order_by(recon_run.c.business_date)).scalars().all()
+    return list(rows)

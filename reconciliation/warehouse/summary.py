@@ -1,0 +1,112 @@
+"""The run summary: counts and totals per side that prove conservation.
+
+Every D record of every used file ends in exactly one place (spec §6):
+records = rejected + declined + matched + settled + in_break, per side. The
+summary is computed from the same frames that are written, and a run whose
+summary does not balance fails instead of committing.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+
+from reconciliation.records import MONEY, PARTNER, PLATFORM, REDEEM, REVERSE
+from reconciliation.warehouse.schema import BREAK_TYPES
+
+ZERO = Decimal("0.00")
+
+
+def _count(frame: pl.DataFrame, **equal: str) -> int:
+    mask = pl.lit(True)
+    for column, value in equal.items():
+        mask = mask & (pl.col(column).cast(pl.String) == value)
+    return frame.filter(mask).height
+
+
+def _sum(frame: pl.DataFrame, column: str, **equal: str) -> Any:
+    mask = pl.lit(True)
+    for name, value in equal.items():
+        mask = mask & (pl.col(name).cast(pl.String) == value)
+    total = frame.filter(mask)[column].sum()
+    return total if total is not None else 0
+
+
+def summary_rows(run_id: int, sponsor: str, day: date, parsed: dict[str, Any],
+                 records: pl.DataFrame, breaks: pl.DataFrame) -> pl.DataFrame:
+    """One row per side (PARTNER, PLATFORM) plus a BOTH row for pair-level breaks.
+
+    Args:
+        run_id: The run.
+        sponsor: Its sponsor.
+        day: Its business date.
+        parsed: side -> ParsedFile (detail counts and rejected records).
+        records: This day's usable records with ``disposition``.
+        breaks: Every break the run raised (with ``side`` and ``delta_dollars``).
+    """
+    rows = []
+    for side in (PARTNER, PLATFORM, "BOTH"):
+        mine = records.filter(pl.col("side").cast(pl.String) == side)
+        side_breaks = breaks.filter(pl.col("side") == side)
+        row: dict[str, Any] = {
+            "run_id": run_id, "sponsor_code": sponsor, "business_date": day, "side": side,
+            "records": parsed[side].detail_count if side in parsed else 0,
+            "rejected": parsed[side].rejected.height if side in parsed else 0,
+            "declined": _count(mine, disposition="DECLINED"),
+            "matched": _count(mine, disposition="MATCHED"),
+            "settled": _count(mine, disposition="SETTLED"),
+            "in_break": _count(mine, disposition="BREAK") + _count(mine, disposition="DUPLICATE"),
+            "redeem_count": _count(mine, txn_type=REDEEM),
+            "redeem_miles": int(_sum(mine, "miles", txn_type=REDEEM)),
+            "redeem_dollars": Decimal(_sum(mine, "dollars", txn_type=REDEEM)).quantize(ZERO),
+            "reverse_count": _count(mine, txn_type=REVERSE),
+            "reverse_miles": int(_sum(mine, "miles", txn_type=REVERSE)),
+            "reverse_dollars": Decimal(_sum(mine, "dollars", txn_type=REVERSE)).quantize(ZERO),
+            "breaks_total": side_breaks.height,
+            "money_at_stake": money_at_stake(side_breaks),
+        }
+        for break_type in BREAK_TYPES:
+            row[f"breaks_{break_type.lower()}"] = _count(side_breaks, break_type=break_type)
+        rows.append(row)
+    frame = pl.DataFrame(rows)
+    return frame.with_columns(
+        pl.col("redeem_dollars", "reverse_dollars", "money_at_stake").cast(MONEY))
+
+
+def check_conservation(summary: pl.DataFrame) -> None:
+    """Raise when a side's records do not all end in exactly one place."""
+    for row in summary.iter_rows(named=True):
+        placed = row["rejected"] + row["declined"] + row["matched"] + row["settled"] \
+            + row["in_break"]
+        if placed != row["records"]:
+            raise AssertionError(
+                f"conservation violated on the {row['side']} side: {row['records']} records read, "
+                f"{placed} placed")
+
+
+def money_at_stake(breaks: pl.DataFrame) -> Decimal:
+    """Sum of |delta_dollars| over breaks."""
+    if breaks.height == 0:
+        return ZERO
+    total = breaks["delta_dollars"].abs().sum()
+    return Decimal(total or 0).quantize(ZERO)
+
+
+def outcome_counts(summary: pl.DataFrame, breaks: pl.DataFrame, matched_pairs: int
+                   ) -> dict[str, int]:
+    """Counts for the end-of-run summary line."""
+    by_side = {r["side"]: r for r in summary.iter_rows(named=True)}
+    counts = {
+        "partner_records": by_side[PARTNER]["records"],
+        "platform_records": by_side[PLATFORM]["records"],
+        "rejected": by_side[PARTNER]["rejected"] + by_side[PLATFORM]["rejected"],
+        "declined": by_side[PARTNER]["declined"],
+        "matched_pairs": matched_pairs,
+        "breaks": breaks.height,
+    }
+    for break_type in BREAK_TYPES:
+        counts[break_type] = _count(breaks, break_type=break_type)
+    return counts
