@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("recon: interrupted; nothing of the unfinished run was written.\n")
         return EXIT_FAILURE
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: one sentence, no traceback
+    except Exception as exc:
         sys.stderr.write(f"recon: unexpected error: {type(exc).__name__}: {exc}\n")
         return EXIT_FAILURE
 

@@ -1,0 +1,36 @@
+# One-command setup, tests, demo and benchmark. Each target does its own setup.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install test lint demo bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip uv
+	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.txt -r requirements-dev.txt
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+	@echo "installed: $(BIN)/recon"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy reconciliation plugins dags
+
+test: install
+	bash scripts/services.sh
+	$(BIN)/ruff check .
+	$(BIN)/mypy reconciliation plugins dags
+	$(BIN)/python -m pytest -q
+
+demo: install
+	$(BIN)/python demo/run_demo.py
+
+bench: install
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
+clean:
+	rm -rf var demo-output test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,124 @@
+"""``recon run``: reconcile one business date for one or more sponsors (spec §8)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from reconciliation.cli.common import add_common, parse_date, settings_from_args
+from reconciliation.config import Settings
+from reconciliation.errors import ConfigError
+from reconciliation.pipeline import RunOutcome, run_day, sponsors_for
+
+SHORT = {
+    "MISSING_ON_PLATFORM": "miss plat", "MISSING_AT_PARTNER": "miss part",
+    "AMOUNT_MISMATCH": "amount", "TIMESTAMP_DRIFT": "drift", "DUPLICATE": "dup",
+    "ORPHAN_REVERSAL": "orphan", "LATE_REVERSAL": "late", "DOUBLE_REVERSAL": "double",
+    "REVERSAL_MISMATCH": "rev mism", "CONVERSION_ERROR": "conv", "DAILY_LIMIT_EXCEEDED": "limit",
+}
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``run`` subcommand."""
+    parser = subparsers.add_parser("run", help="reconcile a business date",
+                                   description="Reconcile one business date for every sponsor "
+                                   "(or the ones named) and write the results to the warehouse.")
+    parser.add_argument("--date", required=True, type=parse_date, help="business date YYYY-MM-DD")
+    parser.add_argument("--sponsor", action="append", default=[], metavar="CODE",
+                        help="sponsor code (repeatable); default: every sponsor with files")
+    parser.add_argument("--inbox", type=Path, help="read both sides' files from this directory")
+    parser.add_argument("--cascade", action="store_true",
+                        help="then re-run every later date of the sponsor that has a current run")
+    add_common(parser)
+    parser.set_defaults(func=run_command)
+
+
+def _inbox(settings: Settings, args: argparse.Namespace, day: date) -> Path:
+    if args.inbox is not None:
+        if not args.inbox.is_dir():
+            raise ConfigError(f"inbox directory {args.inbox} does not exist")
+        return Path(args.inbox)
+    if settings.sftp is not None:
+        from reconciliation import transfer
+
+        fetch = getattr(transfer, "fetch_day", None)
+        if fetch is None:
+            raise ConfigError("SFTP sources need the transfer module, which is not installed")
+        return Path(fetch(settings, day, args.sponsor or None))
+    if settings.inbox_dir is not None:
+        return settings.inbox_dir
+    raise ConfigError("no --inbox given and no source (inbox or sftp) in the configuration")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the reconciliation and print the end-of-run summary; returns the exit status."""
+    settings = settings_from_args(args)
+    day: date = args.date
+    inbox = _inbox(settings, args, day)
+    sponsors = sorted(set(args.sponsor)) or sponsors_for(settings, day, inbox)
+    if not sponsors:
+        raise ConfigError(f"no files for {day} in {inbox} and no sponsors configured")
+    err = Console(stderr=True)
+    outcomes: list[RunOutcome] = []
+    with err.status("") as status:
+        for sponsor in sponsors:
+            status.update(f"reconciling {sponsor} {day} ...")
+            outcome = run_day(settings, sponsor, day, inbox)
+            outcomes.append(outcome)
+            if args.cascade and outcome.status == "SUCCEEDED":
+                for later in outcome.stale_dates:
+                    status.update(f"re-running {sponsor} {later} (cascade) ...")
+                    outcomes.append(run_day(settings, sponsor, later, _later_inbox(
+                        settings, args, later, inbox)))
+    _print_summary(outcomes, settings)
+    for outcome in outcomes:
+        if outcome.status != "SUCCEEDED":
+            sys.stderr.write(f"recon: {outcome.sponsor_code} {outcome.business_date} "
+                             f"{outcome.status}: {outcome.error}\n")
+        for warning in outcome.warnings:
+            sys.stderr.write(f"recon: warning: {warning}\n")
+        if outcome.stale_dates and not args.cascade:
+            dates = ", ".join(str(d) for d in outcome.stale_dates)
+            sys.stderr.write(
+                f"recon: results of {outcome.sponsor_code} for {dates} are now stale; re-run them "
+                f"with: recon run --date {outcome.business_date} --sponsor {outcome.sponsor_code} "
+                f"--cascade\n")
+    statuses = {o.status for o in outcomes}
+    if statuses <= {"SUCCEEDED"}:
+        return 0
+    if "FAILED" in statuses:
+        return 1
+    return 3
+
+
+def _later_inbox(settings: Settings, args: argparse.Namespace, day: date, inbox: Path) -> Path:
+    return inbox if args.inbox is not None else _inbox(settings, args, day)
+
+
+def _print_summary(outcomes: list[RunOutcome], settings: Settings) -> None:
+    console = Console()
+    table = Table(title="AM Cash reconciliation", title_justify="left")
+    for name in ("sponsor", "date", "v", "status", "partner", "platform", "matched", "rejected",
+                 "breaks", "by type", "at stake"):
+        table.add_column(name, justify="right" if name in (
+            "v", "partner", "platform", "matched", "rejected", "breaks", "at stake") else "left")
+    for o in outcomes:
+        c = o.counts
+        by_type = ", ".join(f"{SHORT[k]} {v}" for k, v in c.items() if k in SHORT and v)
+        table.add_row(o.sponsor_code, str(o.business_date), str(o.version or ""), o.status,
+                      f"{c.get('partner_records', '')}", f"{c.get('platform_records', '')}",
+                      f"{c.get('matched_pairs', '')}", f"{c.get('rejected', '')}",
+                      f"{c.get('breaks', '')}", by_type or "-", f"${o.money_at_stake:,}")
+    console.print(table)
+    console.print(f"warehouse: {settings.warehouse_url}")
+    for o in outcomes:
+        for kind, path in o.report_paths.items():
+            console.print(f"{o.sponsor_code} {o.business_date} {kind}: {path}")
+
+
