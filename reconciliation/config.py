@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -65,7 +65,7 @@ class Zone:
     def at(self, day: date, hour: int = 0) -> datetime:
         """The UTC instant of ``day`` at ``hour``:00 local time."""
         local = datetime.combine(day, time(hour), tzinfo=self.tz)
-        return local.astimezone(timezone.utc)
+        return local.astimezone(UTC)
 
     def business_day(self, day: date) -> tuple[datetime, datetime]:
         """Business day ``day`` as a half-open UTC interval (spec §3)."""
