@@ -191,12 +191,13 @@ def reconcile(today: pl.DataFrame, pending: pl.DataFrame, history: pl.DataFrame,
         )
     )
     reference = pl.concat([
-        cands.filter(~pl.col("is_pending") & ~pl.col("dup") & pl.col("financial")
+        cands.filter(~pl.col("dup") & pl.col("financial")
                      & ((pl.col("side") == PLATFORM) | pl.col("success")))
         .select(REFERENCE_COLUMNS.names()),
         _history_reference(history),
     ], how="vertical_relaxed").with_columns(
-        pl.col("side").cast(pl.String), pl.col("txn_type").cast(pl.String))
+        pl.col("side").cast(pl.String), pl.col("txn_type").cast(pl.String),
+    ).unique(["side", "business_date", "line_number"], keep="first")
     breaks.append(reversal_breaks(events, reference, params.zone))
     breaks.append(conversion_breaks(events, params.rates))
 
