@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import signal
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -90,6 +92,21 @@ def warehouse(settings: Settings) -> Engine:
         ensure_schema(engine)
         _ready.add(settings.warehouse_url)
     return engine
+
+
+def failpoint(name: str) -> None:
+    """Die here, abruptly, when ``$RECON_FAILPOINT`` names this point (fault-injection tests).
+
+    The process is killed with SIGKILL, as an operator's ``kill -9`` or an
+    out-of-memory kill would, so nothing gets a chance to clean up.
+    """
+    if os.environ.get("RECON_FAILPOINT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def forget_warehouse(url: str) -> None:
+    """Make the next run check the warehouse schema again (after it was dropped)."""
+    _ready.discard(url)
 
 
 def _optional(module: str) -> Any:
@@ -238,6 +255,7 @@ def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
     _write_quality(conn, run_id, quality)
     conn.execute(recon_run.update().where(recon_run.c.run_id == run_id).values(
         finished_at=now_utc()))
+    failpoint("before-commit")
     outcome.status, outcome.run_id, outcome.version = "SUCCEEDED", run_id, ctx.next_version
     outcome.counts = summaries.outcome_counts(summary, all_breaks, result.matches.height)
     outcome.money_at_stake = summaries.money_at_stake(all_breaks)
