@@ -44,25 +44,25 @@ ORIGIN: Final = pl.Enum([ORIGIN_POS, ORIGIN_SYSTEM])
 RECORD_SCHEMA: Final = pl.Schema(
     {
         "side": SIDE,
-        "sponsor_code": pl.String,
-        "business_date": pl.Date,
-        "line_number": pl.Int64,
+        "sponsor_code": pl.String(),
+        "business_date": pl.Date(),
+        "line_number": pl.Int64(),
         "txn_type": TXN_TYPE,
-        "confirmation_number": pl.String,
-        "original_confirmation_number": pl.String,
+        "confirmation_number": pl.String(),
+        "original_confirmation_number": pl.String(),
         "ts": UTC_TS,
         "partner_ts": UTC_TS,
-        "store_id": pl.String,
-        "device_id": pl.String,
-        "card_terminal_id": pl.String,
-        "trace_id": pl.String,
-        "pos_transaction_id": pl.String,
-        "collector_last4": pl.String,
-        "collector_hash": pl.Int64,
-        "units": pl.Int64,
-        "miles": pl.Int64,
+        "store_id": pl.String(),
+        "device_id": pl.String(),
+        "card_terminal_id": pl.String(),
+        "trace_id": pl.String(),
+        "pos_transaction_id": pl.String(),
+        "collector_last4": pl.String(),
+        "collector_hash": pl.Int64(),
+        "units": pl.Int64(),
+        "miles": pl.Int64(),
         "dollars": MONEY,
-        "response_code": pl.String,
+        "response_code": pl.String(),
         "origin": ORIGIN,
     }
 )
@@ -71,10 +71,10 @@ RECORD_SCHEMA: Final = pl.Schema(
 REJECTED_SCHEMA: Final = pl.Schema(
     {
         "side": SIDE,
-        "file_name": pl.String,
-        "line_number": pl.Int64,
-        "reason": pl.String,
-        "raw_line": pl.String,
+        "file_name": pl.String(),
+        "line_number": pl.Int64(),
+        "reason": pl.String(),
+        "raw_line": pl.String(),
     }
 )
 

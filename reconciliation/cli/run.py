@@ -45,9 +45,9 @@ def _inbox(settings: Settings, args: argparse.Namespace, day: date) -> Path:
             raise ConfigError(f"inbox directory {args.inbox} does not exist")
         return Path(args.inbox)
     if settings.sftp is not None:
-        from reconciliation import transfer
+        import importlib
 
-        fetch = getattr(transfer, "fetch_day", None)
+        fetch = getattr(importlib.import_module("reconciliation.transfer"), "fetch_day", None)
         if fetch is None:
             raise ConfigError("SFTP sources need the transfer module, which is not installed")
         return Path(fetch(settings, day, args.sponsor or None))

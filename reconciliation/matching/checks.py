@@ -19,14 +19,14 @@ from reconciliation.records import MONEY, ORIGIN_SYSTEM, REDEEM, REVERSE, UTC_TS
 
 #: Columns of the reference set that reversal lookups search.
 REFERENCE_COLUMNS = pl.Schema({
-    "side": pl.String,
-    "business_date": pl.Date,
-    "line_number": pl.Int64,
-    "txn_type": pl.String,
-    "confirmation_number": pl.String,
-    "original_confirmation_number": pl.String,
+    "side": pl.String(),
+    "business_date": pl.Date(),
+    "line_number": pl.Int64(),
+    "txn_type": pl.String(),
+    "confirmation_number": pl.String(),
+    "original_confirmation_number": pl.String(),
     "ts": UTC_TS,
-    "miles": pl.Int64,
+    "miles": pl.Int64(),
 })
 
 
@@ -43,7 +43,7 @@ def _deadlines(dates: pl.Series, zone: Zone) -> pl.DataFrame:
     days: list[date] = sorted(d for d in dates.unique().to_list() if d is not None)
     return pl.DataFrame(
         {"r_business_date": days, "deadline": [zone.reversal_deadline(d) for d in days]},
-        schema={"r_business_date": pl.Date, "deadline": UTC_TS},
+        schema={"r_business_date": pl.Date(), "deadline": UTC_TS},
     )
 
 

@@ -77,7 +77,7 @@ def load_context(conn: Connection, sponsor: str, day: date, grace_days: int,
     """Read everything a run of ``sponsor`` and ``day`` needs."""
     runs = runs_of(conn, sponsor, day)
     previous = runs["run_id"].to_list()
-    next_version = int(runs["version"].max() or 0) + 1 if runs.height else 1  # type: ignore[operator]
+    next_version = int(runs["version"].max() or 0) + 1 if runs.height else 1  # type: ignore[arg-type]
     restorable = restorable_breaks(conn, previous)
 
     current = sa.select(recon_run.c.run_id).where(

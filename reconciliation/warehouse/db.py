@@ -193,10 +193,10 @@ def read_frame(conn: Connection, query: sa.Select[Any], schema: dict[str, pl.Dat
         query: A SQLAlchemy Core select.
         schema: Optional dtypes that override the inferred ones (e.g. enums).
     """
-    wanted = {c.key: polars_type(c.type) for c in query.selected_columns}
+    wanted = {str(c.key): polars_type(c.type) for c in query.selected_columns}
     wanted.update(schema or {})
     if is_duckdb(conn):
-        compiled = query.compile(conn, compile_kwargs={"literal_binds": True})  # type: ignore[attr-defined]
+        compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
         raw: Any = conn.connection.driver_connection
         frame = pl.from_arrow(raw.sql(str(compiled)).to_arrow_table())
         assert isinstance(frame, pl.DataFrame)

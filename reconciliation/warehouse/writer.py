@@ -22,15 +22,15 @@ from reconciliation.warehouse.schema import (
 )
 
 EVENT_SCHEMA = pl.Schema({
-    "break_id": pl.Int64,
-    "run_id": pl.Int64,
+    "break_id": pl.Int64(),
+    "run_id": pl.Int64(),
     "changed_at": UTC_TS,
-    "old_status": pl.String,
-    "new_status": pl.String,
-    "old_resolution": pl.String,
-    "resolution": pl.String,
-    "changed_by": pl.String,
-    "note": pl.String,
+    "old_status": pl.String(),
+    "new_status": pl.String(),
+    "old_resolution": pl.String(),
+    "resolution": pl.String(),
+    "changed_by": pl.String(),
+    "note": pl.String(),
 })
 
 
@@ -126,8 +126,8 @@ def apply_pending_updates(conn: Connection, updates: pl.DataFrame, run_id: int, 
 def person_resolutions(conn: Connection, previous_runs: list[int]) -> pl.DataFrame:
     """A person's resolutions of superseded breaks, by break_key (they carry over)."""
     if not previous_runs:
-        return pl.DataFrame(schema={"break_key": pl.String, "p_resolution": pl.String,
-                                    "p_resolved_by": pl.String, "p_resolved_date": pl.Date,
+        return pl.DataFrame(schema={"break_key": pl.String(), "p_resolution": pl.String(),
+                                    "p_resolved_by": pl.String(), "p_resolved_date": pl.Date(),
                                     "p_note": pl.String})
     rows = read_frame(conn, sa.select(
         recon_break.c.break_key, recon_break.c.resolution, recon_break.c.resolved_by,
