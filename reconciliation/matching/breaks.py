@@ -57,30 +57,49 @@ def empty_breaks() -> pl.DataFrame:
     return pl.DataFrame(schema=BREAK_SCHEMA)
 
 
-def _prefixed(records: pl.DataFrame, prefix: str) -> list[pl.Expr]:
-    return [pl.col(f).alias(f"{prefix}{f}") for f in FIELDS]
+def _gathered(cands: pl.DataFrame, idx: pl.Series, prefix: str) -> list[pl.Series]:
+    return [cands.get_column(f).gather(idx).alias(f"{prefix}{f}") for f in FIELDS]
 
 
-def _nulls(schema: pl.Schema, prefix: str) -> list[pl.Expr]:
-    return [pl.lit(None, dtype=schema[f]).alias(f"{prefix}{f}") for f in FIELDS]
+def records_wide(cands: pl.DataFrame, rids: pl.Series, side: str) -> pl.DataFrame:
+    """Wide form of single records of one side, taken from ``cands`` by ``rid``.
 
-
-def one_side(records: pl.DataFrame, side: str) -> pl.DataFrame:
-    """Wide form of single records of one side (the other side's fields null)."""
+    ``rid`` is the row index of ``cands``, so records are gathered by position
+    instead of joined: only the rows that become breaks are ever widened.
+    """
     mine, other = ("p_", "q_") if side == "PARTNER" else ("q_", "p_")
-    return records.select(*_prefixed(records, mine), *_nulls(records.schema, other))
+    nulls = pl.Series(dtype=pl.Int64, values=[None] * len(rids))
+    return pl.DataFrame([*_gathered(cands, rids, mine), *_gathered(cands, nulls, other)])
 
 
 def pairs_wide(pairs: pl.DataFrame, cands: pl.DataFrame) -> pl.DataFrame:
     """Wide form of pairs: ``pairs`` holds ``p_rid`` and ``q_rid`` (plus any extra columns)."""
-    fields = cands.select(FIELDS)
-    p = fields.rename({f: f"p_{f}" for f in FIELDS})
-    q = fields.rename({f: f"q_{f}" for f in FIELDS})
-    return pairs.join(p, on="p_rid", how="left").join(q, on="q_rid", how="left")
+    extra = [pairs.get_column(c) for c in pairs.columns if c not in ("p_rid", "q_rid")]
+    return pl.DataFrame([*_gathered(cands, pairs["p_rid"], "p_"), *_gathered(cands, pairs["q_rid"], "q_"),
+                         *extra])
+
+
+def fmt(template: str, *args: pl.Expr | str) -> pl.Expr:
+    """Like ``pl.format``, built on ``concat_str``.
+
+    ``pl.format`` with a column as the first argument panics on some gathered
+    string columns in Polars 2.1; concatenation does the same job safely.
+    """
+    pieces = template.split("{}")
+    if len(pieces) != len(args) + 1:
+        raise ValueError(f"template {template!r} takes {len(pieces) - 1} arguments")
+    parts: list[pl.Expr] = []
+    for literal, arg in zip(pieces, [*args, None], strict=True):
+        if literal:
+            parts.append(pl.lit(literal))
+        if arg is not None:
+            expr = pl.col(arg) if isinstance(arg, str) else arg
+            parts.append(expr.cast(pl.String))
+    return pl.concat_str(parts, ignore_nulls=False)
 
 
 def _money(expr: pl.Expr) -> pl.Expr:
-    return pl.format("${}", expr.cast(pl.String))
+    return fmt("${}", expr.cast(pl.String))
 
 
 def break_rows(wide: pl.DataFrame, break_type: str, side: str, detail: pl.Expr,
@@ -108,7 +127,7 @@ def break_rows(wide: pl.DataFrame, break_type: str, side: str, detail: pl.Expr,
         return pl.coalesce(pl.col(f"q_{name}"), pl.col(f"p_{name}"))
 
     suffix = key_suffix if key_suffix is not None else pl.coalesce(
-        field("confirmation_number"), pl.format("L{}", field("line_number")))
+        field("confirmation_number"), fmt("L{}", field("line_number")))
     default_delta = (
         pl.col("q_dollars").fill_null(pl.lit(0).cast(MONEY))
         - pl.col("p_dollars").fill_null(pl.lit(0).cast(MONEY))
@@ -150,12 +169,12 @@ def break_rows(wide: pl.DataFrame, break_type: str, side: str, detail: pl.Expr,
 
 def describe(side_label: str, prefix: str) -> pl.Expr:
     """``partner REDEEM C123 of $30.00 (285 miles)`` for the record with that prefix."""
-    return pl.format(
+    return fmt(
         "{} {} {} of {} ({} miles)",
         pl.lit(side_label),
         pl.col(f"{prefix}txn_type").cast(pl.String),
         pl.coalesce(pl.col(f"{prefix}confirmation_number"),
-                    pl.format("at line {}", pl.col(f"{prefix}line_number"))),
+                    fmt("at line {}", pl.col(f"{prefix}line_number"))),
         _money(pl.col(f"{prefix}dollars")),
         pl.col(f"{prefix}miles"),
     )

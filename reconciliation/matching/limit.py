@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from reconciliation.config import Zone
-from reconciliation.matching.breaks import BREAK_SCHEMA
+from reconciliation.matching.breaks import BREAK_SCHEMA, fmt
 from reconciliation.records import MONEY
 from reconciliation.warehouse.db import read_frame
 from reconciliation.warehouse.schema import recon_break, recon_record, recon_run
@@ -27,7 +27,7 @@ from reconciliation.warehouse.schema import recon_break, recon_record, recon_run
 
 def limit_key(day: date, collector_hash: pl.Expr) -> pl.Expr:
     """The break key of a DAILY_LIMIT_EXCEEDED break: one per collector and limit day."""
-    return pl.format("LIMIT|{}|DAILY_LIMIT_EXCEEDED|PLATFORM|REDEEM|{}", pl.lit(str(day)),
+    return fmt("LIMIT|{}|DAILY_LIMIT_EXCEEDED|PLATFORM|REDEEM|{}", pl.lit(str(day)),
                      collector_hash)
 
 
@@ -108,7 +108,7 @@ def _crossings(conn: Connection, day: date, sponsors: list[str], zone: Zone,
         partner_dollars=pl.lit(None, dtype=MONEY),
         platform_dollars="dollars",
         delta_dollars=(pl.col("running") - pl.lit(limit).cast(MONEY)).cast(MONEY),
-        detail=pl.format("collector ending {} reached ${} in limit day {} (limit ${})",
+        detail=fmt("collector ending {} reached ${} in limit day {} (limit ${})",
                          pl.col("collector_last4"), pl.col("running").cast(pl.String),
                          pl.lit(str(day)), pl.lit(str(limit))),
         partner_line=pl.lit(None, dtype=pl.Int64),

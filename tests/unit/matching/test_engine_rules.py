@@ -15,7 +15,9 @@ PARAMS = MatchParams("ABCD", DAY, parse_zone("EST"))
 
 
 def run(*rows, pend=None, history=None, params=PARAMS) -> MatchResult:
-    return reconcile(frame(*rows), pend if pend is not None else pending(),
+    partner = frame(*(r for r in rows if r["side"] == "PARTNER"))
+    platform = frame(*(r for r in rows if r["side"] == "PLATFORM"))
+    return reconcile(partner, platform, pend if pend is not None else pending(),
                      history if history is not None else pl.DataFrame(), params)
 
 
