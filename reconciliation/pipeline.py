@@ -27,7 +27,7 @@ from reconciliation.errors import FileRejected, ReconError
 from reconciliation.matching.checks import Rates
 from reconciliation.matching.engine import MatchParams, MatchResult, reconcile
 from reconciliation.matching.limit import limit_breaks
-from reconciliation.records import PARTNER, PLATFORM, SIDES, empty_records
+from reconciliation.records import PARTNER, PLATFORM, SIDES
 from reconciliation.warehouse import summary as summaries
 from reconciliation.warehouse.context import load_context, stale_later_dates
 from reconciliation.warehouse.db import engine_for, ensure_schema, insert_frame, write_transaction
@@ -217,11 +217,12 @@ def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
     sponsor, day = row["sponsor_code"], row["business_date"]
     zone = settings.zone_for(sponsor)
     ctx = load_context(conn, sponsor, day, settings.grace_days, settings.lookback_days)
-    today = pl.concat([parsed[s].records for s in SIDES]) if parsed else empty_records()
     params = MatchParams(sponsor, day, zone, settings.match_tolerance, settings.grace_days,
                          Rates(settings.miles_per_unit, settings.dollars_per_unit))
-    result = reconcile(today, ctx.pending, ctx.history, params)
-    unplaced = result.dispositions.filter(pl.col("disposition") == "UNPLACED").height
+    result = reconcile(parsed[PARTNER].records, parsed[PLATFORM].records, ctx.pending, ctx.history,
+                       params)
+    records = result.cands.filter(~pl.col("is_pending"))
+    unplaced = records.filter(pl.col("disposition") == "UNPLACED").height
     if unplaced:
         raise AssertionError(f"{unplaced} records ended in no place (conservation violated)")
 
@@ -239,7 +240,6 @@ def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
     insert_frame(conn, recon_match, result.matches.with_columns(
         run_id=ids, sponsor_code=pl.lit(sponsor), business_date=pl.lit(day)))
     insert_frame(conn, recon_rejected_record, rejected.with_columns(run_id=ids))
-    records = result.cands.filter(~pl.col("is_pending")).join(result.dispositions, on="rid")
     insert_frame(conn, recon_record, records.with_columns(run_id=ids))
     pending = breaks.filter(pl.col("status") == "PENDING", pl.col("record_rid").is_not_null())
     insert_frame(conn, recon_pending_record, pending.select("break_id", rid="record_rid").join(
