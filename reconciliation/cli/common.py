@@ -16,6 +16,8 @@ CONFIG_ENV = "RECON_CONFIG"
 def parse_date(text: str) -> date:
     """An argparse type for YYYY-MM-DD dates with a one-line error."""
     try:
+        if len(text) != 10 or text[4] != "-" or text[7] != "-":
+            raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date in the form YYYY-MM-DD") from None

@@ -118,6 +118,19 @@ def next_id(conn: Connection, table: sa.Table, column: str) -> int:
     return int(current or 0) + 1
 
 
+def _duckdb(conn: Connection) -> Any:
+    """The DuckDB connection under a SQLAlchemy one, ready for native calls.
+
+    DuckDB 2 keeps the last ``execute()`` result open until a fetch returns
+    no rows, and refuses other work on the connection meanwhile;
+    ``complete()`` finishes it (a scalar query read with ``.scalar()`` is
+    never fetched to the end).
+    """
+    raw: Any = conn.connection.driver_connection
+    raw.complete()
+    return raw
+
+
 def _prepare(frame: pl.DataFrame, table: sa.Table) -> pl.DataFrame:
     """Select and order the table's columns; enums become plain strings."""
     missing = [c.name for c in table.columns if c.name not in frame.columns]
@@ -143,7 +156,7 @@ def insert_frame(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> int:
     data = _prepare(frame, table)
     names = ", ".join(f'"{c}"' for c in data.columns)
     if is_duckdb(conn):
-        raw: Any = conn.connection.driver_connection
+        raw = _duckdb(conn)
         view = f"_bulk_{table.name}"
         raw.register(view, data.to_arrow())
         try:
@@ -197,7 +210,7 @@ def read_frame(conn: Connection, query: sa.Select[Any], schema: dict[str, pl.Dat
     wanted.update(schema or {})
     if is_duckdb(conn):
         compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
-        raw: Any = conn.connection.driver_connection
+        raw = _duckdb(conn)
         frame = pl.from_arrow(raw.sql(str(compiled)).to_arrow_table())
         assert isinstance(frame, pl.DataFrame)
     else:

@@ -47,7 +47,7 @@ def current_breaks(url: str) -> list[tuple]:
         current = sa.select(recon_run.c.run_id).where(recon_run.c.is_current.is_(True))
         return sorted(conn.execute(sa.select(
             recon_break.c.break_key, recon_break.c.status, recon_break.c.resolution,
-        ).where(recon_break.c.run_id.in_(current))).tuples())
+        ).where(recon_break.c.run_id.in_(current))).all())
 
 
 def runs(url: str) -> list[tuple]:
@@ -55,7 +55,7 @@ def runs(url: str) -> list[tuple]:
         return list(conn.execute(sa.select(
             recon_run.c.sponsor_code, recon_run.c.business_date, recon_run.c.version,
             recon_run.c.status, recon_run.c.is_current,
-        ).order_by(recon_run.c.run_id)).tuples())
+        ).order_by(recon_run.c.run_id)).all())
 
 
 def test_rerun_writes_a_new_version_and_keeps_one_current(warehouse_url: str) -> None:
@@ -166,7 +166,7 @@ def test_a_run_killed_before_commit_leaves_the_warehouse_as_it_was(tmp_path: Pat
 
 def test_usage_errors_exit_2_with_one_line(capsys) -> None:
     with pytest.raises(SystemExit) as exc:
-        main(["run", "--date", "20261120"])
+        main(["run", "--date", "2026-13-45"])
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "YYYY-MM-DD" in err
