@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from reconciliation.errors import ReconError
 
@@ -48,10 +51,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _log_to_file() -> None:
+    """Send log records (tracebacks included) to var/logs/recon.log, never to the terminal.
+
+    Operators see one sentence on stderr; the details are kept in the log.
+    """
+    root = logging.getLogger()
+    if any(getattr(h, "_recon", False) for h in root.handlers):
+        return
+    path = Path(os.environ.get("RECON_LOG", "var/logs/recon.log"))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.FileHandler(path)
+    except OSError:
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler._recon = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``recon`` command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    _log_to_file()
     try:
         return int(args.func(args))
     except ReconError as exc:

@@ -102,7 +102,7 @@ def _later_inbox(settings: Settings, args: argparse.Namespace, day: date, inbox:
 
 
 def _print_summary(outcomes: list[RunOutcome], settings: Settings) -> None:
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     table = Table(title="AM Cash reconciliation", title_justify="left")
     for name in ("sponsor", "date", "v", "status", "partner", "platform", "matched", "rejected",
                  "breaks", "by type", "at stake"):
