@@ -163,9 +163,15 @@ def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
             row[f"{side.lower()}_sha256"] = parsed[side].sha256
             row[f"{side.lower()}_records"] = parsed[side].detail_count
             row["partner_profile"] = found.profile if side == PARTNER else row.get("partner_profile")
+        quality = _validate(settings, parsed)
     except FileRejected as exc:
         return _attempt(engine, row, outcome, "REJECTED", str(exc))
-    quality = _validate(settings, parsed)
+    except ReconError:
+        raise
+    except Exception as exc:
+        log.exception("reading the files of %s %s failed", sponsor, business_date)
+        return _attempt(engine, row, outcome, "FAILED",
+                        f"reading the files of {sponsor} {business_date} failed: {type(exc).__name__}: {exc}")
     failed = [q.error for q in quality if q.error]
     if failed:
         return _attempt(engine, row, outcome, "REJECTED", " ".join(failed), quality=quality)
