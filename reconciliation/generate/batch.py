@@ -91,9 +91,27 @@ def concat(batches: list[Batch]) -> Batch:
     return {name: np.concatenate([b[name] for b in batches]) for name in COLUMNS}
 
 
-def to_frame(batch: Batch) -> pl.DataFrame:
-    """The batch as a Polars frame (columns in ``COLUMNS`` order)."""
-    return pl.DataFrame({name: batch[name] for name in COLUMNS})
+def _sorted_frame(batch: Batch) -> pl.DataFrame:
+    times = batch["ts"]
+    if len(times) < 2 or bool(np.all(times[1:] >= times[:-1])):
+        return pl.DataFrame({name: batch[name] for name in COLUMNS})
+    order = np.argsort(times, kind="stable")
+    return pl.DataFrame({name: batch[name][order] for name in COLUMNS})
+
+
+def to_frame(bulk: list[Batch], injected: list[Batch]) -> pl.DataFrame:
+    """All records of a file as one Polars frame in time order (``ts``).
+
+    The bulk REDEEMs are generated already in time order, so only the small
+    rest is sorted; a sequential merge then avoids gathering every column of
+    ten million rows through a permutation.
+    """
+    big = [b for b in bulk if len(b["ts"]) > 0]
+    frame = _sorted_frame(big[0]) if big else _sorted_frame(blank(0))
+    rest = concat(big[1:] + injected)
+    if len(rest["ts"]):
+        frame = frame.merge_sorted(_sorted_frame(rest), key="ts")
+    return frame
 
 
 @dataclass(frozen=True)
@@ -302,30 +320,24 @@ class DayContext:
         ``batch`` is the record the break's line number points at: the
         platform record for side BOTH.
         """
-        n = len(batch["tag"])
         self.plan.truth.append(
-            pl.DataFrame(
-                {
-                    "s": [self.s] * n,
-                    "d": [self.d + offset] * n,
-                    "break_type": [break_type] * n,
-                    "side": [side] * n,
-                    "txn": batch["txn"],
-                    "conf": batch["conf"],
-                    "line_side": [PARTNER if side == PARTNER else PLATFORM] * n,
-                    "tag": batch["tag"],
-                    "status": [status] * n,
-                },
-                schema=TRUTH_PARTS_SCHEMA,
+            pl.DataFrame({"txn": batch["txn"], "conf": batch["conf"], "tag": batch["tag"]})
+            .with_columns(
+                s=pl.lit(self.s, pl.Int32),
+                d=pl.lit(self.d + offset, pl.Int32),
+                break_type=pl.lit(break_type),
+                side=pl.lit(side),
+                line_side=pl.lit(PARTNER if side == PARTNER else PLATFORM),
+                status=pl.lit(status),
             )
+            .select(TRUTH_PARTS_SCHEMA.names())
         )
 
     def reject(self, batch: Batch, reason: str) -> None:
         """Record that each partner record of ``batch`` must be rejected with ``reason``."""
-        n = len(batch["tag"])
         self.plan.rejected.append(
-            pl.DataFrame(
-                {"s": [self.s] * n, "d": [self.d] * n, "tag": batch["tag"], "reason": [reason] * n},
-                schema={"s": pl.Int32, "d": pl.Int32, "tag": pl.Int32, "reason": pl.String},
+            pl.DataFrame({"tag": batch["tag"]}).select(
+                s=pl.lit(self.s, pl.Int32), d=pl.lit(self.d, pl.Int32), tag="tag",
+                reason=pl.lit(reason),
             )
         )

@@ -25,7 +25,7 @@ import polars as pl
 from reconciliation.config import CsvProfile, Settings
 from reconciliation.errors import ConfigError
 from reconciliation.generate import truth as truth_mod
-from reconciliation.generate.batch import HOUR, MINUTE, Batch, DayContext, Plan, concat, to_frame
+from reconciliation.generate.batch import HOUR, MINUTE, Batch, DayContext, Plan, to_frame
 from reconciliation.generate.ids import MAX_DAYS, MAX_SPONSORS
 from reconciliation.generate.scenarios import CASES, HI, LO
 from reconciliation.generate.writers import FileMeta, file_name, write_profile, write_standard
@@ -117,6 +117,10 @@ def bulk_day(plan: Plan, s: int, d: int, total: int) -> tuple[list[Batch], list[
     n_redeem = total - n_reverse
     pts = np.sort(ctx.times(n_redeem, LO, HI - MINUTE))
     plat, part = ctx.pairs(pts, tagged=False)
+    # Sorting the platform times keeps each within 0-5 s after its POS time
+    # (order statistics of pts + delay lie between those of pts and pts + 5)
+    # and puts the platform bulk in file order without a permutation.
+    plat["ts"] = np.sort(plat["ts"])
     if n_reverse == 0 or n_redeem == 0:
         return [plat], [part]
     chosen = np.sort(rng.choice(n_redeem, size=min(n_reverse, n_redeem), replace=False))
@@ -169,9 +173,10 @@ def _profile(code: str, csv: set[str], settings: Settings) -> CsvProfile | None:
 
 
 def _write_file(
-    out: Path, batches: list[Batch], side: str, meta: FileMeta, profile: CsvProfile | None
+    out: Path, bulk: list[Batch], injected: list[Batch], side: str, meta: FileMeta,
+    profile: CsvProfile | None,
 ) -> tuple[Path, pl.DataFrame, int]:
-    frame = to_frame(concat(batches)).sort("ts", maintain_order=True)
+    frame = to_frame(bulk, injected)
     path = out / file_name(side, meta.sponsor, meta.day, profile)
     if side == PARTNER and profile is not None:
         lines = write_profile(path, frame, profile, meta)
@@ -237,7 +242,7 @@ def generate(
             for side, own in zip((PLATFORM, PARTNER), bulk, strict=True):
                 layout = profile if side == PARTNER else None
                 path, where, n = _write_file(
-                    out, own + plan.emitted.get((s, d, side), []), side, meta, layout
+                    out, own, plan.emitted.get((s, d, side), []), side, meta, layout
                 )
                 lines.append(where.with_columns(s=pl.lit(s, pl.Int32), d=pl.lit(d, pl.Int32),
                                                 side=pl.lit(side)))

@@ -23,10 +23,11 @@ MAX_DAYS = 4096
 MAX_SPONSORS = 1 << (_CONF_BITS - _LOCAL_BITS - 12)
 _CONF_MULT = 0x9E3779B97F4A7C15  # odd, so multiplication is a bijection mod 2**50
 
-#: Trace numbers are N12: (day code, counter) scrambled modulo 10**12.
-_TRACE_MOD = 10**12
+#: Trace numbers are N12 from 10**11 up (no leading zero, so they are written
+#: as plain integers): (day code, counter) scrambled modulo 9 * 10**11.
+_TRACE_MOD = 9 * 10**11
 _TRACE_LOCAL = 10**8
-_TRACE_MULT = 7_777_777  # coprime with 10: a bijection mod 10**12
+_TRACE_MULT = 7_777_777  # coprime with 2, 3 and 5: a bijection mod 9 * 10**11
 
 _TRIPLES = pl.Series("triples", [a + b + c for a in ALPHABET for b in ALPHABET for c in ALPHABET])
 _SINGLES = pl.Series("singles", list(ALPHABET))
@@ -45,36 +46,46 @@ def salt_for(seed: int) -> int:
     return int(mixed)
 
 
-def conf_expr(column: str, salt: int) -> pl.Expr:
-    """Render confirmation keys as 10-12 uppercase letters and digits ("" for a negative key).
+def conf_mix(column: str, salt: int) -> pl.Expr:
+    """The scrambled 50-bit value behind a confirmation key (a bijection of the key).
 
-    The last ten characters are base 36 of a bijective scramble of the key, so
-    distinct keys always give distinct strings; the optional one- or
-    two-letter prefix only varies the length, as real confirmation numbers do.
+    Computed once per chunk into its own column, so the four digit groups of
+    ``conf_text`` do not each recompute it.
     """
-    key = pl.col(column)
-    safe = key.clip(lower_bound=0)  # negative keys render as "" but must not break gather
+    safe = pl.col(column).clip(lower_bound=0)
     mixed = (
-        ((safe.xor(pl.lit(salt, pl.Int64))).cast(pl.UInt64) * pl.lit(_CONF_MULT, pl.UInt64))
+        (safe.xor(pl.lit(salt, pl.Int64)).cast(pl.UInt64) * pl.lit(_CONF_MULT, pl.UInt64))
         & pl.lit(_CONF_MASK, pl.UInt64)
     ).cast(pl.Int64)
-    v = mixed.xor(mixed // (1 << 23))
+    return mixed.xor(mixed // (1 << 23))
+
+
+def conf_text(column: str, mixed: str) -> pl.Expr:
+    """Confirmation numbers: 10-12 uppercase letters and digits, null for a negative key.
+
+    The last ten characters are base 36 of the bijective scramble ``mixed``
+    (see ``conf_mix``), so distinct keys always give distinct strings; the
+    optional one- or two-letter prefix only varies the length, as real
+    confirmation numbers do.
+    """
+    key, v = pl.col(column), pl.col(mixed)
     text = pl.concat_str(
         [
-            pl.lit(_PREFIXES).gather((safe * 7919) % 2028),
+            pl.lit(_PREFIXES).gather((key.clip(lower_bound=0) * 7919) % 2028),
             pl.lit(_SINGLES).gather(v // (46656**3) % 36),
             pl.lit(_TRIPLES).gather(v // (46656**2) % 46656),
             pl.lit(_TRIPLES).gather(v // 46656 % 46656),
             pl.lit(_TRIPLES).gather(v % 46656),
         ]
     )
-    return pl.when(key < 0).then(pl.lit("")).otherwise(text)
+    return pl.when(key >= 0).then(text)
 
 
 def conf_strings(keys: np.ndarray, salt: int) -> list[str]:
     """Confirmation numbers of a few keys as Python strings (for the ground truth)."""
     frame = pl.DataFrame({"k": np.asarray(keys, dtype=np.int64)})
-    return frame.select(conf_expr("k", salt)).to_series().to_list()
+    mixed = frame.with_columns(conf_mix("k", salt).alias("_m"))
+    return mixed.select(conf_text("k", "_m").fill_null("")).to_series().to_list()
 
 
 def terminal_ids(store: np.ndarray, device: np.ndarray, salt: int) -> np.ndarray:
@@ -95,12 +106,12 @@ class IdAllocator:
         """Create the counters of one (sponsor, day) slot."""
         slot = sponsor_index * MAX_DAYS + day_index
         self._conf_base = slot << _LOCAL_BITS
-        self._trace_base = (day_ordinal % 10_000) * _TRACE_LOCAL
+        self._trace_base = (day_ordinal % 9_000) * _TRACE_LOCAL
         self._next_conf = 0
         self._next_trace = 0
 
     def confs(self, n: int) -> np.ndarray:
-        """``n`` fresh confirmation keys (render with ``conf_expr``)."""
+        """``n`` fresh confirmation keys (render with ``conf_text``)."""
         start = self._next_conf
         self._next_conf += n
         if self._next_conf > MAX_LOCAL:
@@ -114,4 +125,4 @@ class IdAllocator:
         if self._next_trace > _TRACE_LOCAL:
             raise ValueError("too many records for one sponsor and day")
         local = self._trace_base + np.arange(start, start + n, dtype=np.int64)
-        return (local * _TRACE_MULT + 314_159_265_358) % _TRACE_MOD
+        return 10**11 + (local * _TRACE_MULT + 314_159_265_358) % _TRACE_MOD

@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from reconciliation.generate.batch import TRUTH_PARTS_SCHEMA
-from reconciliation.generate.ids import conf_expr
+from reconciliation.generate.ids import conf_mix, conf_text
 from reconciliation.generate.writers import TXN_TEXT
 from reconciliation.records import PARTNER
 
@@ -79,14 +79,14 @@ def build_truth(
     )
     if truth["line"].null_count():
         raise RuntimeError("ground truth refers to a record that was not written")
-    conf = conf_expr("conf", salt)
     return (
-        truth.select(
+        truth.with_columns(conf_mix("conf", salt).alias("_mixed"))
+        .select(
             *_labels(sponsors, days),
             "break_type",
             "side",
             pl.col("txn").replace_strict(TXN_TEXT, return_dtype=pl.String).alias("txn_type"),
-            pl.when(conf == "").then(None).otherwise(conf).alias("confirmation_number"),
+            conf_text("conf", "_mixed").alias("confirmation_number"),
             pl.col("line").alias("line_number"),
             pl.col("status").alias("expected_status"),
         )
