@@ -1,0 +1,210 @@
+"""The break workflow: find breaks, read one with its history, resolve them.
+
+A person's resolution is the end of a break's life unless a later run
+matches it first, so it is written the way the engine expects to find it
+(spec §5, §6): status ``RESOLVED``, a resolution code, ``resolved_by`` (a
+person's name, never ``run:<id>``, which marks a run's own resolutions),
+``resolved_date`` and the note, plus one ``recon_break_event`` row per break
+with the old and new status, who, when and why. A re-run of the break's day
+then carries the resolution over to the re-raised break with the same
+``break_key``. All breaks of one command are resolved in one transaction
+under the warehouse write lock, or none is.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from reconciliation.config import Zone, parse_zone
+from reconciliation.errors import ReconError
+from reconciliation.reports.columns import breaks_table
+from reconciliation.reports.queries import current_run_ids, events_for
+from reconciliation.warehouse.db import read_frame, write_transaction
+from reconciliation.warehouse.schema import BREAK_TYPES, recon_break, recon_break_event, recon_run
+
+STATUSES = ("PENDING", "OPEN", "RESOLVED")
+#: ``--status`` values: a status, UNRESOLVED (PENDING or OPEN) or ALL.
+STATUS_FILTERS = (*STATUSES, "UNRESOLVED", "ALL")
+DEFAULT_RESOLUTION = "RESOLVED_BY_USER"
+#: Resolutions only runs may write: a person cannot claim a break matched later.
+RUN_RESOLUTIONS = ("MATCHED_LATER",)
+RESOLUTION_CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
+RUN_ACTOR = re.compile(r"^run:", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class BreakFilter:
+    """Which breaks a list or a bulk resolve covers; current versions only.
+
+    Attributes:
+        day: Business date.
+        sponsor: Sponsor code.
+        break_type: One of the spec's break types.
+        status: A status, ``UNRESOLVED`` (the default: what still needs work) or ``ALL``.
+        min_age_days: Only breaks at least this many days old (business date to ``as_of``).
+        as_of: The date ages count to; today when not given.
+    """
+
+    day: date | None = None
+    sponsor: str | None = None
+    break_type: str | None = None
+    status: str = "UNRESOLVED"
+    min_age_days: int | None = None
+    as_of: date = field(default_factory=date.today)
+
+    def __post_init__(self) -> None:
+        if self.break_type is not None and self.break_type not in BREAK_TYPES:
+            raise ReconError(f"unknown break type {self.break_type!r}; one of {', '.join(BREAK_TYPES)}")
+        if self.status not in STATUS_FILTERS:
+            raise ReconError(f"unknown status {self.status!r}; one of {', '.join(STATUS_FILTERS)}")
+        if self.min_age_days is not None and self.min_age_days < 0:
+            raise ReconError("the minimum age must not be negative")
+
+    def where(self) -> list[Any]:
+        """SQL conditions on ``recon_break``."""
+        conditions: list[Any] = [recon_break.c.run_id.in_(current_run_ids())]
+        if self.day is not None:
+            conditions.append(recon_break.c.business_date == self.day)
+        if self.sponsor:
+            conditions.append(recon_break.c.sponsor_code == self.sponsor)
+        if self.break_type:
+            conditions.append(recon_break.c.break_type == self.break_type)
+        if self.status == "UNRESOLVED":
+            conditions.append(recon_break.c.status.in_(["PENDING", "OPEN"]))
+        elif self.status != "ALL":
+            conditions.append(recon_break.c.status == self.status)
+        if self.min_age_days is not None:
+            conditions.append(recon_break.c.business_date <= self.as_of - timedelta(days=self.min_age_days))
+        return conditions
+
+
+def list_breaks(conn: Connection, flt: BreakFilter, zone: Zone | None = None,
+                limit: int | None = None) -> pl.DataFrame:
+    """Breaks matching a filter as reviewer columns (see ``reports.columns``), most urgent first."""
+    query = sa.select(recon_break).where(*flt.where()).order_by(recon_break.c.break_id)
+    frame = breaks_table(read_frame(conn, query), zone or parse_zone("EST"), flt.as_of)
+    return frame.head(limit) if limit else frame
+
+
+def get_break(conn: Connection, break_id: int) -> dict[str, Any]:
+    """One break's warehouse row plus ``is_current`` (whether its raising run is current).
+
+    Raises:
+        ReconError: no such break.
+    """
+    row = conn.execute(sa.select(recon_break, recon_run.c.is_current, recon_run.c.version).join(
+        recon_run, recon_run.c.run_id == recon_break.c.run_id).where(
+        recon_break.c.break_id == break_id)).mappings().first()
+    if row is None:
+        raise ReconError(f"break {break_id} is not in the warehouse")
+    return dict(row)
+
+
+def history(conn: Connection, break_id: int) -> list[dict[str, Any]]:
+    """Every status change of a break, oldest first: who or which run, when, why."""
+    return events_for(conn, [break_id]).to_dicts()
+
+
+def _current_twin(conn: Connection, break_key: str) -> int | None:
+    return conn.execute(sa.select(recon_break.c.break_id).where(
+        recon_break.c.break_key == break_key, recon_break.c.run_id.in_(current_run_ids())
+    ).order_by(recon_break.c.break_id.desc())).scalars().first()
+
+
+def check_resolution(note: str, by: str, resolution: str) -> tuple[str, str, str]:
+    """Validate who, why and the code; returns them trimmed.
+
+    Raises:
+        ReconError: an empty note or name, a name that looks like a run, or a bad code.
+    """
+    note, by, resolution = note.strip(), by.strip(), resolution.strip().upper()
+    if not note:
+        raise ReconError("a resolution needs a note saying why (--note)")
+    if not by:
+        raise ReconError("a resolution needs the name of who resolved it (--by)")
+    if RUN_ACTOR.match(by) or len(by) > 128:
+        raise ReconError(f"--by {by!r} is not a person's name ('run:' names are reserved for runs)")
+    if not RESOLUTION_CODE.match(resolution) or resolution in RUN_RESOLUTIONS:
+        raise ReconError(f"resolution {resolution!r} must be an upper-case code of at most 32 "
+                         f"letters, digits or _ (and not {', '.join(RUN_RESOLUTIONS)})")
+    return note, by, resolution
+
+
+def _resolve_rows(conn: Connection, rows: list[dict[str, Any]], note: str, by: str, resolution: str,
+                  now: datetime, zone: Zone) -> None:
+    today = now.astimezone(zone.tz).date()
+    for row in rows:
+        conn.execute(recon_break.update().where(recon_break.c.break_id == row["break_id"]).values(
+            status="RESOLVED", resolution=resolution, resolved_by=by, resolved_date=today,
+            note=note, updated_at=now))
+    if rows:
+        conn.execute(recon_break_event.insert(), [{
+            "break_id": row["break_id"], "run_id": None, "changed_at": now,
+            "old_status": row["status"], "new_status": "RESOLVED",
+            "old_resolution": row["resolution"], "resolution": resolution,
+            "changed_by": by, "note": note} for row in rows])
+
+
+def resolve(engine: Engine, break_ids: list[int], *, note: str, by: str,
+            resolution: str = DEFAULT_RESOLUTION, zone: Zone | None = None,
+            now: datetime | None = None) -> list[int]:
+    """Resolve breaks by id, all or none; returns the ids resolved.
+
+    Raises:
+        ReconError: a break does not exist, belongs to a superseded version
+            (the message names the current one), or is already resolved.
+    """
+    note, by, resolution = check_resolution(note, by, resolution)
+    ids = list(dict.fromkeys(break_ids))
+    if not ids:
+        raise ReconError("name at least one break to resolve")
+    now = now or datetime.now(UTC)
+    with write_transaction(engine) as conn:
+        rows = []
+        for break_id in ids:
+            row = get_break(conn, break_id)
+            if not row["is_current"]:
+                twin = _current_twin(conn, row["break_key"])
+                hint = f"; its current version is break {twin}" if twin else \
+                    "; the current version of its day no longer raises it"
+                raise ReconError(f"break {break_id} belongs to superseded version {row['version']} of "
+                                 f"{row['sponsor_code']} {row['business_date']}{hint}")
+            if row["status"] == "RESOLVED":
+                raise ReconError(f"break {break_id} is already resolved ({row['resolution']} by "
+                                 f"{row['resolved_by']} on {row['resolved_date']})")
+            rows.append(row)
+        _resolve_rows(conn, rows, note, by, resolution, now, zone or parse_zone("EST"))
+    return ids
+
+
+def resolve_matching(engine: Engine, flt: BreakFilter, *, note: str, by: str,
+                     resolution: str = DEFAULT_RESOLUTION, zone: Zone | None = None,
+                     now: datetime | None = None, dry_run: bool = False) -> list[int]:
+    """Resolve every unresolved current break a filter selects (the bulk form); returns their ids.
+
+    The selection is made inside the write transaction, so a run committing
+    meanwhile cannot slip a break in or out between listing and resolving.
+
+    Raises:
+        ReconError: the filter has no business date (too broad to be safe).
+    """
+    note, by, resolution = check_resolution(note, by, resolution)
+    if flt.day is None:
+        raise ReconError("a bulk resolve needs --date; resolve other days one date at a time")
+    if flt.status not in ("PENDING", "OPEN"):
+        flt = BreakFilter(flt.day, flt.sponsor, flt.break_type, "UNRESOLVED", flt.min_age_days, flt.as_of)
+    with write_transaction(engine) as conn:
+        rows = [dict(r) for r in conn.execute(sa.select(
+            recon_break.c.break_id, recon_break.c.status, recon_break.c.resolution,
+        ).where(*flt.where()).order_by(recon_break.c.break_id)).mappings()]
+        if not dry_run:
+            _resolve_rows(conn, rows, note, by, resolution, now or datetime.now(UTC),
+                          zone or parse_zone("EST"))
+    return [r["break_id"] for r in rows]

@@ -1,0 +1,158 @@
+"""``recon breaks``: list, show and resolve breaks (the morning's review workflow).
+
+``list`` shows what still needs work (pending and open breaks by default),
+``show`` one break with its full history, ``resolve`` marks breaks resolved
+with a note and who did it, by id or in bulk by type and date. Every
+resolution is audited in ``recon_break_event``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from reconciliation import breaks as workflow
+from reconciliation.cli.common import add_common, parse_date, settings_from_args
+from reconciliation.errors import ReconError
+from reconciliation.pipeline import warehouse
+from reconciliation.reports.columns import BREAK_FIELDS, FIELD_NAMES, cell_text, money_sum
+from reconciliation.reports.html import money
+from reconciliation.warehouse.schema import BREAK_TYPES
+
+
+def _upper(text: str) -> str:
+    return text.strip().upper()
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``breaks`` subcommand and its ``list``, ``show`` and ``resolve`` actions."""
+    parser = subparsers.add_parser("breaks", help="list, show and resolve breaks",
+                                   description="Review breaks and record their resolution.")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
+    actions.required = True
+
+    lister = actions.add_parser("list", help="list breaks (default: pending and open ones)")
+    _filters(lister)
+    lister.add_argument("--status", type=_upper, default="UNRESOLVED",
+                        choices=workflow.STATUS_FILTERS, help="default: UNRESOLVED (pending or open)")
+    lister.add_argument("--min-age-days", type=int, metavar="N",
+                        help="only breaks whose business date is at least N days ago")
+    lister.add_argument("--limit", type=int, metavar="N", help="show at most N breaks")
+    lister.add_argument("--format", choices=("table", "csv"), default="table",
+                        help="csv writes every reviewer column to stdout")
+    add_common(lister)
+    lister.set_defaults(func=list_command)
+
+    shower = actions.add_parser("show", help="one break with its history")
+    shower.add_argument("break_id", type=int, metavar="ID")
+    add_common(shower)
+    shower.set_defaults(func=show_command)
+
+    resolver = actions.add_parser(
+        "resolve", help="mark breaks resolved, with a note and who resolved them",
+        description="Resolve breaks by id (all or none), or every unresolved break of a type "
+                    "on a date with --filter-type and --date.")
+    resolver.add_argument("break_ids", type=int, nargs="*", metavar="ID")
+    resolver.add_argument("--note", required=True, help="why the break is resolved")
+    resolver.add_argument("--by", required=True, metavar="NAME", help="who resolved it")
+    resolver.add_argument("--resolution", type=_upper, default=workflow.DEFAULT_RESOLUTION,
+                          metavar="CODE", help=f"resolution code (default {workflow.DEFAULT_RESOLUTION})")
+    resolver.add_argument("--filter-type", type=_upper, choices=BREAK_TYPES, metavar="TYPE",
+                          help="bulk: resolve every unresolved break of this type (needs --date)")
+    resolver.add_argument("--date", type=parse_date, help="bulk: business date")
+    resolver.add_argument("--sponsor", type=_upper, metavar="CODE", help="bulk: only this sponsor")
+    resolver.add_argument("--dry-run", action="store_true", help="bulk: list what would be resolved")
+    add_common(resolver)
+    resolver.set_defaults(func=resolve_command)
+
+
+def _filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--date", type=parse_date, help="business date YYYY-MM-DD")
+    parser.add_argument("--sponsor", type=_upper, metavar="CODE")
+    parser.add_argument("--type", dest="break_type", type=_upper, choices=BREAK_TYPES, metavar="TYPE",
+                        help=f"one of {', '.join(BREAK_TYPES)}")
+
+
+def list_command(args: argparse.Namespace) -> int:
+    """Print the breaks a filter selects."""
+    settings = settings_from_args(args)
+    flt = workflow.BreakFilter(args.date, args.sponsor, args.break_type, args.status, args.min_age_days)
+    with warehouse(settings).connect() as conn:
+        frame = workflow.list_breaks(conn, flt, settings.timezone, args.limit)
+    if args.format == "csv":
+        kinds = {f.name: f.kind for f in BREAK_FIELDS}
+        writer = csv.writer(sys.stdout)
+        writer.writerow(FIELD_NAMES)
+        for row in frame.iter_rows(named=True):
+            writer.writerow([cell_text(row[n], kinds[n]) for n in FIELD_NAMES])
+        return 0
+    table = Table(title=f"{frame.height} breaks, {money(money_sum(frame['money_at_stake']))} at stake",
+                  title_justify="left")
+    for name in ("id", "date", "sponsor", "type", "sev", "status", "age", "confirmation", "collector",
+                 "at stake", "detail"):
+        table.add_column(name, justify="right" if name in ("id", "age", "at stake") else "left",
+                         overflow="fold")
+    for b in frame.iter_rows(named=True):
+        table.add_row(str(b["break_id"]), str(b["business_date"]), b["sponsor_code"], b["break_type"],
+                      b["severity"], b["status"], f"{b['age_days']}d", b["confirmation_number"] or "",
+                      b["collector"] or "", money(b["money_at_stake"]), b["detail"] or "")
+    Console(width=200).print(table)
+    return 0
+
+
+def show_command(args: argparse.Namespace) -> int:
+    """Print one break and its history."""
+    settings = settings_from_args(args)
+    with warehouse(settings).connect() as conn:
+        row = workflow.get_break(conn, args.break_id)
+        events = workflow.history(conn, args.break_id)
+    console = Console(width=160)
+    version = "current" if row["is_current"] else "superseded"
+    console.print(f"[bold]Break {row['break_id']}[/bold]  {row['break_type']}  {row['severity']}  "
+                  f"{row['status']}  ({row['sponsor_code']} {row['business_date']}, raised by run "
+                  f"{row['run_id']}, v{row['version']} {version})")
+    hidden = {"break_id", "collector_hash", "is_current", "version"}
+    for key, value in row.items():
+        if key in hidden or value is None:
+            continue
+        if key == "collector_last4":
+            key, value = "collector", f"****{value}"
+        console.print(f"  {key:<30} {value}", highlight=False)
+    table = Table(title="History", title_justify="left")
+    for name in ("when (UTC)", "by", "from", "to", "resolution", "note"):
+        table.add_column(name, overflow="fold")
+    for e in events:
+        changed: datetime = e["changed_at"]
+        table.add_row(changed.strftime("%Y-%m-%d %H:%M:%S"), e["changed_by"], e["old_status"] or "",
+                      e["new_status"], e["resolution"] or "", e["note"] or "")
+    console.print(table)
+    return 0
+
+
+def resolve_command(args: argparse.Namespace) -> int:
+    """Resolve breaks by id or in bulk; prints what was resolved."""
+    settings = settings_from_args(args)
+    bulk = args.filter_type is not None
+    if bulk == bool(args.break_ids):
+        raise ReconError("name break ids, or use --filter-type with --date for a bulk resolve (not both)")
+    if not bulk and (args.date or args.sponsor or args.dry_run):
+        raise ReconError("--date, --sponsor and --dry-run go with --filter-type (the bulk form)")
+    engine = warehouse(settings)
+    if bulk:
+        flt = workflow.BreakFilter(args.date, args.sponsor, args.filter_type)
+        ids = workflow.resolve_matching(engine, flt, note=args.note, by=args.by, resolution=args.resolution,
+                                        zone=settings.timezone, dry_run=args.dry_run)
+        verb = "would resolve" if args.dry_run else "resolved"
+    else:
+        ids = workflow.resolve(engine, args.break_ids, note=args.note, by=args.by,
+                               resolution=args.resolution, zone=settings.timezone)
+        verb = "resolved"
+    listed = ", ".join(str(i) for i in ids) if ids else "nothing to resolve"
+    print(f"{verb} {len(ids)} break{'s' if len(ids) != 1 else ''}: {listed}")
+    return 0

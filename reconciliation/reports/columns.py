@@ -1,0 +1,128 @@
+"""The columns of a break as reviewers see it, shared by HTML, Excel, CSV and the CLI.
+
+One list decides which fields a reviewer gets and in what order, so the
+break list on the page, the workbook's sheets, the CSV and ``recon breaks
+list`` can be compared column by column. The collector appears as its last
+four digits only (spec §7); times are converted to the sponsor's zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+
+from reconciliation.config import Zone
+
+ZERO = Decimal("0.00")
+SEVERITY_RANK = {"HIGH": 0, "MEDIUM": 1, "LOW": 2}
+STATUS_RANK = {"OPEN": 0, "PENDING": 1, "RESOLVED": 2}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One reviewer-facing column: its frame name, header, and kind (int, money, date, datetime, text)."""
+
+    name: str
+    header: str
+    kind: str
+    width: int = 12
+
+
+BREAK_FIELDS: tuple[Field, ...] = (
+    Field("break_id", "Break ID", "int", 9),
+    Field("business_date", "Business date", "date", 12),
+    Field("sponsor_code", "Sponsor", "text", 8),
+    Field("break_type", "Type", "text", 22),
+    Field("severity", "Severity", "text", 9),
+    Field("status", "Status", "text", 10),
+    Field("side", "Side", "text", 10),
+    Field("txn_type", "Txn", "text", 9),
+    Field("confirmation_number", "Confirmation #", "text", 17),
+    Field("original_confirmation_number", "Original conf. #", "text", 17),
+    Field("store_id", "Store", "text", 7),
+    Field("device_id", "Device", "text", 7),
+    Field("trace_id", "Trace ID", "text", 14),
+    Field("pos_transaction_id", "POS receipt", "text", 16),
+    Field("collector", "Collector", "text", 10),
+    Field("partner_time", "Partner time", "datetime", 19),
+    Field("platform_time", "Platform time", "datetime", 19),
+    Field("partner_units", "Partner units", "int", 8),
+    Field("platform_units", "Platform units", "int", 8),
+    Field("partner_miles", "Partner miles", "int", 9),
+    Field("platform_miles", "Platform miles", "int", 9),
+    Field("partner_dollars", "Partner $", "money", 11),
+    Field("platform_dollars", "Platform $", "money", 11),
+    Field("delta_dollars", "Delta $ (platform − partner)", "money", 13),
+    Field("money_at_stake", "At stake $", "money", 11),
+    Field("age_days", "Age (days)", "int", 8),
+    Field("detail", "Detail", "text", 48),
+    Field("resolution", "Resolution", "text", 18),
+    Field("resolved_by", "Resolved by", "text", 16),
+    Field("resolved_date", "Resolved on", "date", 12),
+    Field("note", "Note", "text", 40),
+    Field("partner_line", "Partner line", "int", 8),
+    Field("platform_line", "Platform line", "int", 8),
+    Field("run_id", "Raised by run", "int", 8),
+    Field("break_key", "Break key", "text", 40),
+)
+FIELD_NAMES = tuple(f.name for f in BREAK_FIELDS)
+
+
+def money_sum(series: pl.Series) -> Decimal:
+    """Exact sum of a money column (nulls count as zero), always two places."""
+    total = Decimal(0)
+    for value in series.to_list():
+        if value is not None:
+            total += Decimal(value)
+    return total.quantize(ZERO)
+
+
+def mask_collector(last4: str | None) -> str | None:
+    """How a collector is shown anywhere a person reads it: the last four digits only."""
+    return f"****{last4}" if last4 else None
+
+
+def _local(column: str, zone: Zone) -> pl.Expr:
+    return pl.col(column).dt.convert_time_zone(zone.polars_name).dt.replace_time_zone(None)
+
+
+def breaks_table(raw: pl.DataFrame, zone: Zone, as_of: date, keep: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Warehouse break rows -> reviewer columns, most urgent first.
+
+    Args:
+        raw: ``recon_break`` rows.
+        zone: The sponsor's zone for partner and platform times.
+        as_of: The date ages are counted to (the report's business date, or today).
+        keep: Extra columns of ``raw`` to carry along after the reviewer columns
+            (``partner_ts`` and ``platform_ts``, the UTC instants, always are).
+    """
+    frame = raw.with_columns(
+        collector=pl.when(pl.col("collector_last4").is_not_null())
+        .then(pl.lit("****") + pl.col("collector_last4")).otherwise(pl.lit(None, dtype=pl.String)),
+        partner_time=_local("partner_ts", zone),
+        platform_time=_local("platform_ts", zone),
+        money_at_stake=pl.col("delta_dollars").abs(),
+        age_days=(pl.lit(as_of) - pl.col("business_date")).dt.total_days().cast(pl.Int64),
+        _sev=pl.col("severity").replace_strict(SEVERITY_RANK, default=9, return_dtype=pl.Int64),
+        _st=pl.col("status").replace_strict(STATUS_RANK, default=9, return_dtype=pl.Int64),
+    )
+    frame = frame.sort(["_st", "_sev", "money_at_stake", "break_id"],
+                       descending=[False, False, True, False], nulls_last=True)
+    return frame.select(*FIELD_NAMES, "partner_ts", "platform_ts", *keep)
+
+
+def cell_text(value: Any, kind: str) -> str:
+    """A value as plain text for CSV and terminals: exact money, ISO dates."""
+    if value is None:
+        return ""
+    if kind == "money":
+        return f"{Decimal(value):.2f}"
+    if kind == "datetime":
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if kind == "date":
+        return value.isoformat()
+    return str(value)
