@@ -1,0 +1,400 @@
+"""Field rules of a detail record, checked and converted a whole column at a time.
+
+Both layouts (the standard ``%%`` one and every CSV profile) end here with
+the same String columns named after the canonical fields, so a field is
+validated the same way whatever file it came from (spec §2.1, §2.2). Every
+check is a vectorized Polars expression: a file holds millions of records and
+a per-row Python loop would dominate the run. Reasons are built only for the
+rows that fail, in field order, so that a rejected record names its first
+invalid field and a valid file pays nothing for them.
+
+Reasons echo the offending value (an operator needs to see ``'12A4'``), but
+never a collector number: the collector field is described without its value
+and any long run of digits in an echoed value is masked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import polars as pl
+
+from reconciliation import records
+from reconciliation.privacy import DIGITS_RE, MASKED_RE, CollectorHasher
+
+PLATFORM_FIELDS = (
+    "txn_type",
+    "confirmation_number",
+    "original_confirmation_number",
+    "platform_datetime",
+    "partner_datetime",
+    "store_id",
+    "device_id",
+    "card_terminal_id",
+    "trace_id",
+    "collector_number",
+    "units",
+    "miles",
+    "dollars",
+    "response_code",
+    "origin",
+)
+PARTNER_FIELDS = (
+    "txn_type",
+    "confirmation_number",
+    "original_confirmation_number",
+    "partner_datetime",
+    "store_id",
+    "device_id",
+    "trace_id",
+    "pos_transaction_id",
+    "collector_number",
+    "units",
+    "miles",
+    "dollars",
+    "response_code",
+)
+STANDARD_TXN_TYPES = {records.REDEEM: records.REDEEM, records.REVERSE: records.REVERSE}
+
+#: The date and time of a standard datetime, range-checked (the calendar is
+#: checked by strptime). The rest, fraction and offset, is ``_SUFFIX``.
+DATETIME_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+_DATETIME = re.compile(DATETIME_RE)
+_SUFFIX = re.compile(r"^(?:\.([0-9]{1,6}))?(Z|([+-])([01][0-9]|2[0-3]):?([0-5][0-9]))?$")
+#: A datetime without offset is EST, a fixed UTC-05:00 (spec §2.1).
+EST_OFFSET_MINUTES = -300
+
+INTEGER_RE = r"^[+-]?[0-9]+$"
+DECIMAL_RE = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$"
+DOLLARS_RE = r"^[0-9]+\.[0-9]{2}$"
+_MAX_DOLLAR_DIGITS = 10  # records.MONEY is Decimal(12, 2)
+_MAX_CENT_DIGITS = 12
+_CENT = Decimal("0.01")
+
+
+def collector_position(side: str) -> int:
+    """0-based position of the collector number in a standard ``D`` line (type included)."""
+    fields = PLATFORM_FIELDS if side == records.PLATFORM else PARTNER_FIELDS
+    return 1 + fields.index("collector_number")
+
+
+def show(column: pl.Expr) -> pl.Expr:
+    """A value made safe to echo in a reason: digit runs masked, controls replaced, short."""
+    text = column.str.replace_all(r"[0-9]{5,}([0-9]{4})", "*****${1}").str.replace_all(
+        r"[\x00-\x1f\x7f]", "?"
+    )
+    return pl.when(text.str.len_chars() > 40).then(text.str.slice(0, 40) + "...").otherwise(text)
+
+
+def parse_datetime_text(text: str, default_offset_minutes: int = EST_OFFSET_MINUTES) -> datetime | None:
+    """One standard-layout datetime (header fields) as a UTC datetime, or None."""
+    if not _DATETIME.match(text):
+        return None
+    try:
+        base = datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        return None
+    delta = _suffix_delta(text[19:], default_offset_minutes)
+    return None if delta is None else (base + delta).replace(tzinfo=UTC)
+
+
+def _suffix_delta(suffix: str, default_offset_minutes: int) -> timedelta | None:
+    """What to add to the naive part of a datetime to get UTC: fraction minus offset."""
+    match = _SUFFIX.match(suffix)
+    if match is None:
+        return None
+    fraction, zone, sign, hours, minutes = match.groups()
+    micros = int(fraction.ljust(6, "0")) if fraction else 0
+    if zone is None:
+        offset = default_offset_minutes
+    elif zone == "Z":
+        offset = 0
+    else:
+        offset = (int(hours) * 60 + int(minutes)) * (-1 if sign == "-" else 1)
+    return timedelta(microseconds=micros, minutes=-offset)
+
+
+def standard_datetimes(values: pl.Series, default_offset_minutes: int = EST_OFFSET_MINUTES) -> pl.Series:
+    """Parse a column of standard datetimes to UTC; null where empty or unparseable.
+
+    The date and time are parsed by Polars (which also rejects 2026-02-30);
+    the suffix (fraction and offset) takes few distinct values in a real file,
+    so it is turned into a time delta once per distinct value in Python.
+    """
+    text = pl.col("t")
+    frame = pl.DataFrame({"t": values}).select(
+        pl.when(text.str.contains(DATETIME_RE))
+        .then(text.str.slice(0, 19).str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S", strict=False))
+        .alias("base"),
+        text.str.slice(19).alias("suffix"),
+    )
+    suffixes = frame["suffix"].unique()
+    if suffixes.len() > 1000:  # many distinct fractions: take them apart first
+        frame = frame.with_columns(
+            pl.col("suffix")
+            .str.extract(r"^\.([0-9]{1,6})", 1)
+            .str.pad_end(6, "0")
+            .cast(pl.Int64)
+            .alias("us"),
+            pl.col("suffix").str.replace(r"^\.[0-9]{1,6}", ""),
+        )
+        suffixes = frame["suffix"].unique()
+    deltas = {s: _suffix_delta(s, default_offset_minutes) for s in suffixes.drop_nulls().to_list()}
+    micros = {s: d // timedelta(microseconds=1) for s, d in deltas.items() if d is not None}
+    if len(micros) == 1 and len(deltas) == 1 and suffixes.null_count() == 0:
+        delta = pl.lit(next(iter(micros.values())), pl.Int64)
+    else:
+        delta = pl.col("suffix").replace_strict(micros, default=None, return_dtype=pl.Int64)
+    if "us" in frame.columns:
+        delta = delta + pl.col("us").fill_null(0)
+    out = frame.select(
+        (pl.col("base") + pl.duration(microseconds=delta)).dt.replace_time_zone("UTC").alias(values.name)
+    )
+    return out.to_series()
+
+
+def local_datetimes(values: pl.Series, fmt: str, zone_name: str) -> pl.Series:
+    """Parse a CSV profile's datetimes written in ``fmt``; null where unparseable.
+
+    A naive value is local time in ``zone_name``: a time skipped by a DST
+    change is unparseable (null) and a repeated one takes the earlier instant.
+    A naive value must print back exactly as written, so ``2026-1-5`` or a
+    leap second is rejected rather than silently reinterpreted.
+    """
+    text = pl.col("t")
+    if "%z" in fmt or "%:z" in fmt:
+        parsed = text.str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False)
+    else:
+        naive = text.str.strptime(pl.Datetime("us"), fmt, strict=False)
+        naive = pl.when(naive.dt.strftime(fmt) == text).then(naive)
+        parsed = naive.dt.replace_time_zone(
+            zone_name, ambiguous="earliest", non_existent="null"
+        ).dt.convert_time_zone("UTC")
+    return pl.DataFrame({"t": values}).select(parsed.alias(values.name)).to_series()
+
+
+@dataclass(frozen=True)
+class RecordRules:
+    """How the detail records of one side and layout are validated and converted.
+
+    Attributes:
+        side: ``PARTNER`` or ``PLATFORM``.
+        fields: The canonical fields present, in file order (first failure wins).
+        txn_types: File value -> REDEEM/REVERSE.
+        amount_unit: ``dollars`` (a decimal with 2 places) or ``cents``.
+        datetime_format: None for the standard grammar, else a CSV profile's format.
+        zone_name: Zone of naive datetimes of a CSV profile.
+    """
+
+    side: str
+    fields: tuple[str, ...]
+    txn_types: dict[str, str] = field(default_factory=lambda: dict(STANDARD_TXN_TYPES))
+    amount_unit: str = "dollars"
+    datetime_format: str | None = None
+    zone_name: str = "UTC"
+
+    def parse_datetimes(self, values: pl.Series) -> pl.Series:
+        """Text -> UTC datetimes under this layout's grammar."""
+        if self.datetime_format is None:
+            return standard_datetimes(values)
+        return local_datetimes(values, self.datetime_format, self.zone_name)
+
+
+#: Fields checked by one pattern: the pattern and what a failing value is not.
+_PATTERNS = {
+    "confirmation_number": (r"^[A-Za-z0-9]{1,16}$", "1-16 letters or digits"),
+    "card_terminal_id": (r"^[A-Za-z0-9]{1,16}$", "1-16 letters or digits"),
+    "pos_transaction_id": (r"^[A-Za-z0-9]{1,32}$", "1-32 letters or digits"),
+    "store_id": (r"^[0-9]{4}$", "4 digits"),
+    "device_id": (r"^[0-9]{3}$", "3 digits"),
+    "trace_id": (r"^[0-9]{12}$", "12 digits"),
+    "units": (r"^[0-9]{1,3}$", "1-3 digits"),
+    "miles": (r"^[0-9]{1,4}$", "1-4 digits"),
+}
+_OPTIONAL = {"card_terminal_id", "pos_transaction_id"}
+
+
+def _checks(rules: RecordRules) -> list[tuple[pl.Expr, pl.Expr]]:
+    """(ok, reason) per field, in file order; ok is never null."""
+    platform = rules.side == records.PLATFORM
+    out: list[tuple[pl.Expr, pl.Expr]] = []
+    for name in rules.fields:
+        c = pl.col(name)
+        empty = pl.lit(f"{name} is empty")
+
+        def bad(what: str, c: pl.Expr = c, empty: pl.Expr = empty, name: str = name) -> pl.Expr:
+            return (
+                pl.when(c.is_null()).then(empty).otherwise(pl.format(f"{name} '{{}}' is not {what}", show(c)))
+            )
+
+        if name in _PATTERNS:
+            pattern, what = _PATTERNS[name]
+            optional = name in _OPTIONAL or (name == "confirmation_number" and not platform)
+            out.append((c.str.contains(pattern).fill_null(optional), bad(what)))
+        elif name == "txn_type":
+            out.append((pl.col("_txn").is_not_null(), bad(" or ".join(rules.txn_types))))
+        elif name == "original_confirmation_number":
+            txn = pl.col("_txn")
+            form = c.str.contains("^[A-Za-z0-9]{1,16}$").fill_null(True)
+            needs = (txn == records.REVERSE).fill_null(False) & c.is_null()
+            forbids = (txn == records.REDEEM).fill_null(False) & c.is_not_null()
+            reason = (
+                pl.when(~form)
+                .then(bad("1-16 letters or digits"))
+                .when(needs)
+                .then(pl.lit(f"{name} is empty on a REVERSE"))
+                .otherwise(pl.lit(f"{name} must be empty on a REDEEM"))
+            )
+            out.append((form & ~needs & ~forbids, reason))
+        elif name.endswith("_datetime"):
+            out.append((pl.col(f"_{name}").is_not_null(), bad("a valid datetime")))
+        elif name == "collector_number":
+            ok = (c.str.contains(DIGITS_RE) | c.str.contains(MASKED_RE)).fill_null(False)
+            masked = pl.lit("collector_number is not 1-19 digits or a masked number")
+            out.append((ok, pl.when(c.is_null()).then(empty).otherwise(masked)))
+        elif name == "dollars" and rules.amount_unit == "cents":
+            ok = c.str.contains(f"^[0-9]{{1,{_MAX_CENT_DIGITS}}}$").fill_null(False)
+            out.append((ok, bad("a whole number of cents up to 12 digits")))
+        elif name == "dollars":
+            ok = c.str.contains(f"^[0-9]{{1,{_MAX_DOLLAR_DIGITS}}}\\.[0-9]{{2}}$").fill_null(False)
+            too_big = c.str.contains(DOLLARS_RE).fill_null(False)
+            out.append(
+                (
+                    ok,
+                    pl.when(too_big)
+                    .then(bad("at most 9999999999.99"))
+                    .otherwise(bad("a decimal with 2 places")),
+                )
+            )
+        elif name == "response_code" and platform:
+            out.append((c.is_in(list(records.SUCCESS_CODES)).fill_null(False), bad("0000 or 0001")))
+        elif name == "response_code":
+            out.append((c.str.contains("^[0-9]{4}$").fill_null(True), bad("4 digits")))
+        elif name == "origin":
+            ok = c.is_in([records.ORIGIN_POS, records.ORIGIN_SYSTEM]).fill_null(False)
+            out.append((ok, bad("POS or SYSTEM")))
+        else:  # pragma: no cover - a programming error, not an input error
+            raise ValueError(f"no rule for field {name}")
+    return out
+
+
+def annotate(frame: pl.DataFrame, rules: RecordRules) -> pl.DataFrame:
+    """Add the parsed values and one ``ok_<field>`` flag per field, plus ``_ok`` for all.
+
+    Args:
+        frame: ``line_number`` plus a String column per field of ``rules`` (null = empty).
+        rules: The side's and layout's rules.
+    """
+    dt_fields = [f for f in rules.fields if f.endswith("_datetime")]
+    if rules.txn_types == STANDARD_TXN_TYPES:
+        txn = pl.col("txn_type").cast(records.TXN_TYPE, strict=False)
+    else:
+        txn = pl.col("txn_type").replace_strict(rules.txn_types, default=None).cast(records.TXN_TYPE)
+    work = frame.with_columns(
+        *[rules.parse_datetimes(frame[f]).alias(f"_{f}") for f in dt_fields], txn.alias("_txn")
+    )
+    checks = _checks(rules)
+    return work.with_columns(
+        *[ok.alias(f"ok_{name}") for name, (ok, _) in zip(rules.fields, checks, strict=True)],
+    ).with_columns(pl.all_horizontal([f"ok_{name}" for name in rules.fields]).alias("_ok"))
+
+
+def finish(
+    work: pl.DataFrame,
+    columns: list[str],
+    rules: RecordRules,
+    *,
+    sponsor_code: str,
+    business_date: date,
+    hasher: CollectorHasher,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split an annotated frame into canonical records and rejected rows.
+
+    Args:
+        work: The output of ``annotate``.
+        columns: The input columns to keep on rejected rows (to rebuild their line).
+        rules: The side's and layout's rules.
+        sponsor_code: The file's sponsor (written on every record).
+        business_date: The file's business date.
+        hasher: Hashes collector numbers.
+
+    Returns:
+        The valid records as ``records.RECORD_SCHEMA``, and the invalid rows
+        (``columns``) with a ``reason`` column, both in line order.
+    """
+    if work["_ok"].all():
+        good = work
+        bad = work.select(columns).clear().with_columns(pl.lit(None, pl.String).alias("reason"))
+    else:
+        good = work.filter(pl.col("_ok"))
+        checks = _checks(rules)
+        flags = [pl.col(f"ok_{name}") for name in rules.fields]
+        reason = pl.coalesce(
+            [pl.when(~flag).then(text) for flag, (_, text) in zip(flags, checks, strict=True)]
+        )
+        bad = work.filter(~pl.col("_ok")).select(*columns, reason.alias("reason"))
+    return _canonical(good, rules, sponsor_code, business_date, hasher), bad
+
+
+def validate(
+    frame: pl.DataFrame,
+    rules: RecordRules,
+    *,
+    sponsor_code: str,
+    business_date: date,
+    hasher: CollectorHasher,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``annotate`` then ``finish``: valid canonical records and rejected rows with reasons."""
+    return finish(
+        annotate(frame, rules),
+        frame.columns,
+        rules,
+        sponsor_code=sponsor_code,
+        business_date=business_date,
+        hasher=hasher,
+    )
+
+
+def _canonical(
+    work: pl.DataFrame, rules: RecordRules, sponsor: str, day: date, hasher: CollectorHasher
+) -> pl.DataFrame:
+    """Convert validated rows to the canonical schema (exact money, UTC times)."""
+    platform = rules.side == records.PLATFORM
+    names = set(rules.fields)
+    if rules.amount_unit == "cents":
+        dollars = pl.col("dollars").cast(pl.Int64).cast(pl.Decimal(14, 0)) * pl.lit(_CENT)
+    else:
+        dollars = pl.col("dollars")
+
+    def text(name: str) -> pl.Expr:
+        return pl.col(name) if name in names else pl.lit(None, pl.String).alias(name)
+
+    ts = "_platform_datetime" if platform else "_partner_datetime"
+    out = work.select(
+        pl.lit(rules.side).cast(records.SIDE).alias("side"),
+        pl.lit(sponsor).alias("sponsor_code"),
+        pl.lit(day).alias("business_date"),
+        pl.col("line_number").cast(pl.Int64),
+        pl.col("_txn").alias("txn_type"),
+        text("confirmation_number"),
+        text("original_confirmation_number"),
+        pl.col(ts).alias("ts"),
+        pl.col("_partner_datetime").alias("partner_ts"),
+        text("store_id"),
+        text("device_id"),
+        text("card_terminal_id"),
+        text("trace_id"),
+        text("pos_transaction_id"),
+        pl.col("collector_number").str.slice(-4).alias("collector_last4"),
+        pl.lit(None, pl.Int64).alias("collector_hash"),
+        pl.col("units").cast(pl.Int64),
+        pl.col("miles").cast(pl.Int64),
+        dollars.cast(records.MONEY).alias("dollars"),
+        text("response_code"),
+        (pl.col("origin") if "origin" in names else pl.lit(None)).cast(records.ORIGIN).alias("origin"),
+    )
+    out = out.with_columns(hasher.hash(work["collector_number"], validated=True).alias("collector_hash"))
+    return out.cast(dict(records.RECORD_SCHEMA))  # type: ignore[arg-type]

@@ -1,0 +1,416 @@
+"""The standard ``%%`` layout: H1, H2, D records, T1, T2 (spec §2.1, §2.2).
+
+A big sponsor's file holds ten million records, so the body is never read
+line by line in Python. It is streamed in chunks cut at line breaks, and
+each chunk is split into String columns by Polars' CSV reader with ``%`` as
+the separator: a ``%%`` separator becomes two ``%`` around an empty column,
+which is skipped. The split is then proven exact with whole-chunk facts
+(see ``_exact``); a chunk that fails them takes a slow path that finds the
+malformed line, or splits the chunk exactly when there is none (a lone
+``%`` inside a value is a bad value, not a bad line). Control totals are
+summed per chunk; headers and trailers are checked in plain Python.
+
+A file-level problem is reported for the first line that has one: before
+raising for a line, the lines above it in its chunk are checked too.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date, datetime
+from decimal import Context, Decimal, localcontext
+from pathlib import Path
+from typing import NoReturn
+
+import polars as pl
+
+from reconciliation import records
+from reconciliation.errors import FileRejected
+from reconciliation.parsing import (
+    FileIdentity,
+    LayoutResult,
+    LineFile,
+    describe,
+    first_non_ascii,
+    line_offset,
+    show_text,
+)
+from reconciliation.parsing import fields as F
+from reconciliation.privacy import CollectorHasher, raw_line_expr
+
+CHUNK_BYTES = 64 << 20
+RECORD_FIELDS = {"H1": 6, "H2": 5, "T1": 5, "T2": 5}
+_AN20 = re.compile(r"^[A-Za-z0-9]{1,20}$")
+_COUNT = re.compile(r"^[0-9]{1,18}$")
+_SIGNED = re.compile(r"^-?[0-9]{1,38}$")
+_NET = re.compile(r"^-?[0-9]{1,28}(?:\.[0-9]{1,10})?$")
+_EXACT = Context(prec=100)
+
+
+class _StandardParser:
+    """Parses one standard file; state lives only for the duration of ``run``."""
+
+    def __init__(self, path: Path, identity: FileIdentity, hasher: CollectorHasher) -> None:
+        self.path = path
+        self.identity = identity
+        self.side = identity.side
+        self.hasher = hasher
+        self.width = 16 if self.side == records.PLATFORM else 14
+        self.names = ("rt", *(F.PLATFORM_FIELDS if self.side == records.PLATFORM else F.PARTNER_FIELDS))
+        self.schema = {f"column_{i + 1}": pl.String for i in range(2 * self.width - 1)}
+        self.fields_at = [f"column_{i + 1}" for i in range(0, 2 * self.width - 1, 2)]
+        self.rules = F.RecordRules(side=self.side, fields=self.names[1:])
+        self.parts: list[tuple[pl.DataFrame, pl.DataFrame]] = []
+        # Control totals over every D record, rejected ones included.
+        self.counts = {records.REDEEM: 0, records.REVERSE: 0}
+        self.miles = {records.REDEEM: 0, records.REVERSE: 0}
+        self.dollars = {records.REDEEM: Decimal(0), records.REVERSE: Decimal(0)}
+        self.scale = 2
+
+    def reject(self, line: int | None, problem: str) -> NoReturn:
+        raise FileRejected(self.identity.file_name, line, problem)
+
+    # -- whole file -----------------------------------------------------------------
+
+    def run(self) -> LayoutResult:
+        with open(self.path, "rb") as handle:
+            source = LineFile(handle.fileno(), os.fstat(handle.fileno()).st_size)
+            if source.size == 0:
+                self.reject(None, "the file is empty")
+            if source.end == 0:
+                self.reject(1, "the file has no records, only empty lines")
+            spans = source.outer_lines()
+            if spans is None:
+                self._short_file(source.read(0, source.end).split(b"\n"))
+            h1, h2, t1, t2 = spans
+            sequence = self._h1(source.line(h1), 1)
+            period = self._h2(source.line(h2), 2)
+            rows = self._body(source, h2[1] + 1, t1[0])
+            self._trailers(source.line(t1), source.line(t2), rows)
+            if source.blank_lines > 1:
+                self.reject(rows + 6, "the line is empty")
+        good = [g for g, _ in self.parts] or [records.empty_records()]
+        bad = [b for _, b in self.parts] or [records.empty_rejected()]
+        return LayoutResult(
+            sequence=sequence,
+            period_start=period[0],
+            period_end=period[1],
+            detail_count=rows,
+            records=pl.concat(good),
+            rejected=pl.concat(bad),
+        )
+
+    def _short_file(self, lines: list[bytes]) -> NoReturn:
+        """A file of fewer than 4 records: name its first problem."""
+        self._h1(lines[0], 1)
+        if len(lines) < 2:
+            self.reject(None, "the file ends after line 1: the H2, T1 and T2 records are missing")
+        self._h2(lines[1], 2)
+        if len(lines) == 2:
+            self.reject(None, "the file ends after line 2: the T1 and T2 records are missing")
+        kind = self._split_record(lines[2], 3)[0]
+        if kind == "T1":
+            self._record(lines[2], 3, "T1")
+            self.reject(None, "the file ends after line 3: the T2 record is missing")
+        if kind == "D":
+            self.reject(None, "the file ends after line 3: the T1 and T2 records are missing")
+        self._record(lines[2], 3, "T1")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- header and trailer records -------------------------------------------------------
+
+    def _split_record(self, line: bytes, number: int) -> list[str]:
+        if not line.isascii():
+            at = first_non_ascii(line)
+            self.reject(number, f"the file is not ASCII (byte 0x{line[at]:02X} at column {at + 1})")
+        return line.decode("ascii").removesuffix("\r").split("%%")
+
+    def _record(self, line: bytes, number: int, kind: str) -> list[str]:
+        parts = self._split_record(line, number)
+        if parts[0] != kind:
+            found = describe(parts[0], empty_line=parts == [""])
+            self.reject(number, f"expected the {kind} record, found {found}")
+        if len(parts) != RECORD_FIELDS[kind]:
+            self.reject(number, f"the {kind} record has {len(parts)} fields, expected {RECORD_FIELDS[kind]}")
+        return parts
+
+    def _h1(self, line: bytes, number: int) -> int:
+        _, file_type, created, originator, environment, sequence = self._record(line, number, "H1")
+        expected = "RECON" if self.side == records.PLATFORM else "POS"
+        if file_type != expected:
+            self.reject(
+                number, f"H1 file_type {show_text(file_type)} is not {expected} (a {self.side.lower()} file)"
+            )
+        if F.parse_datetime_text(created) is None:
+            self.reject(number, f"H1 created_at {show_text(created)} is not a valid datetime")
+        if not _AN20.match(originator):
+            self.reject(number, f"H1 originator {show_text(originator)} is not 1-20 letters or digits")
+        if environment not in ("PROD", "CERT"):
+            self.reject(number, f"H1 environment {show_text(environment)} is not PROD or CERT")
+        if not re.fullmatch(r"[0-9]{3}", sequence):
+            self.reject(number, f"H1 sequence {show_text(sequence)} is not 3 digits")
+        named = self.identity.sequence
+        if named is not None and int(sequence) != named:
+            self.reject(number, f"H1 sequence {sequence} differs from the file name's {named:03d}")
+        return int(sequence)
+
+    def _h2(self, line: bytes, number: int) -> tuple[datetime, datetime]:
+        _, sponsor, day, start, end = self._record(line, number, "H2")
+        if sponsor != self.identity.sponsor_code:
+            self.reject(
+                number, f"H2 sponsor_code {show_text(sponsor)} differs from {self.identity.sponsor_code}"
+            )
+        parsed_day = _parse_date(day)
+        if parsed_day is None:
+            self.reject(number, f"H2 business_date {show_text(day)} is not a date")
+        if parsed_day != self.identity.business_date:
+            self.reject(number, f"H2 business_date {parsed_day} differs from {self.identity.business_date}")
+        period = []
+        for name, text in (("period_start", start), ("period_end", end)):
+            value = F.parse_datetime_text(text)
+            if value is None:
+                self.reject(number, f"H2 {name} {show_text(text)} is not a valid datetime")
+            period.append(value)
+        return period[0], period[1]
+
+    def _trailers(self, t1_line: bytes, t2_line: bytes, rows: int) -> None:
+        """T1 and T2 must be the last records and agree with the recomputed totals."""
+        number = rows + 3
+        kinds = [self._split_record(line, n)[0] for line, n in ((t1_line, number), (t2_line, number + 1))]
+        if kinds == ["D", "T1"]:
+            self.reject(None, f"the file ends after line {number + 1}: the T2 record is missing")
+        if kinds == ["D", "D"]:
+            self.reject(None, f"the file ends after line {number + 1} without the T1 and T2 records")
+        redeem, reverse = records.REDEEM, records.REVERSE
+        with localcontext(_EXACT):
+            net_dollars = self.dollars[redeem] - self.dollars[reverse]
+        expected: dict[str, list[tuple[str, re.Pattern[str], int | Decimal]]] = {
+            "T1": [
+                ("redeem_count", _COUNT, self.counts[redeem]),
+                ("redeem_miles", _SIGNED, self.miles[redeem]),
+                ("reverse_count", _COUNT, self.counts[reverse]),
+                ("reverse_miles", _SIGNED, self.miles[reverse]),
+            ],
+            "T2": [
+                ("detail_count", _COUNT, rows),
+                ("record_count", _COUNT, rows + 4),
+                ("net_miles", _SIGNED, self.miles[redeem] - self.miles[reverse]),
+                ("net_dollars", _NET, net_dollars),
+            ],
+        }
+        for line, kind, raw in ((number, "T1", t1_line), (number + 1, "T2", t2_line)):
+            figures = list(zip(self._record(raw, line, kind)[1:], expected[kind], strict=True))
+            for text, (name, pattern, _) in figures:
+                if not pattern.match(text):
+                    what = "a decimal" if pattern is _NET else "an integer"
+                    self.reject(line, f"{kind} {name} {show_text(text)} is not {what}")
+            for text, (name, pattern, counted) in figures:
+                if (Decimal(text) if pattern is _NET else int(text)) != counted:
+                    shown = f"{counted:.{self.scale}f}" if pattern is _NET else counted
+                    self.reject(line, f"{kind} {name} {text} differs from {shown} counted in the D records")
+
+    # -- body ----------------------------------------------------------------------------------
+
+    def _body(self, source: LineFile, start: int, stop: int) -> int:
+        """Parse the D records in [start, stop); returns how many there are."""
+        line = 3
+        for chunk in source.chunks(start, stop, CHUNK_BYTES):
+            rows = self._chunk(chunk, line, keep=True)
+            line += rows
+        return line - 3
+
+    def _chunk(self, chunk: bytes, first: int, *, keep: bool) -> int:
+        """Check, total and validate one chunk of whole D lines starting at line ``first``."""
+        if not chunk.isascii():
+            at = first_non_ascii(chunk)
+            start = chunk.rfind(b"\n", 0, at) + 1
+            if start:
+                self._chunk(chunk[:start], first, keep=False)
+            self.reject(
+                first + chunk.count(b"\n", 0, at),
+                f"the file is not ASCII (byte 0x{chunk[at]:02X} at column {at - start + 1})",
+            )
+        frame = self._split(chunk, first)
+        kinds = frame["rt"]
+        if kinds.null_count() or not (kinds == "D").all():
+            index = int((kinds != "D").fill_null(True).arg_true()[0])
+            self._prefix(chunk, first, index)
+            self.reject(first + index, self._line_problem(b"", kinds[index]))
+        frame = frame.with_columns(
+            pl.int_range(first, first + frame.height, dtype=pl.Int64).alias("line_number")
+        )
+        work = F.annotate(frame, self.rules)
+        if not (work["ok_miles"].all() and work["ok_dollars"].all()):
+            self._check_amounts(work, chunk, first)
+            self._add_totals_exact(work)
+        else:
+            self._add_totals(work)
+        if keep:
+            good, bad = F.finish(
+                work,
+                frame.columns,
+                self.rules,
+                sponsor_code=self.identity.sponsor_code,
+                business_date=self.identity.business_date,
+                hasher=self.hasher,
+            )
+            self.parts.append((good, self._rejected(bad)))
+        return frame.height
+
+    def _prefix(self, chunk: bytes, first: int, index: int) -> None:
+        """Check the lines of ``chunk`` above line ``index`` (an earlier problem wins)."""
+        if index:
+            self._chunk(chunk[: line_offset(chunk, index)], first, keep=False)
+
+    def _line_problem(self, line: bytes, kind: str | None) -> str:
+        if kind == "D":
+            return f"the D record has {line.count(b'%%') + 1} fields, expected {self.width}"
+        return f"expected a D record or the T1 record, found {describe(kind)}"
+
+    def _split(self, chunk: bytes, first: int) -> pl.DataFrame:
+        """The chunk as String columns rt + fields, or the first malformed line rejected.
+
+        The fast path reads only the field columns. It is exact when the chunk
+        has ``lines x 2 x (fields - 1)`` percent signs, every line has at least
+        that many (its last field column exists: checked for the lines where
+        it is empty), and the skipped in-between columns are empty (by
+        length: whatever is not a field, a ``%`` or a line break is in them).
+        """
+        frame: pl.DataFrame | None
+        try:
+            frame = pl.read_csv(
+                chunk,
+                separator="%",
+                has_header=False,
+                quote_char=None,
+                schema=self.schema,
+                columns=self.fields_at,
+            )
+        except pl.exceptions.PolarsError:
+            frame = None
+        if frame is not None and not self._exact(chunk, frame):
+            frame = None
+        if frame is None:
+            return self._slow_split(chunk, first)
+        return frame.rename(dict(zip(frame.columns, self.names, strict=True)))
+
+    def _exact(self, chunk: bytes, frame: pl.DataFrame) -> bool:
+        rows = frame.height
+        percents = chunk.count(b"%")
+        if percents != rows * 2 * (self.width - 1):
+            return False
+        breaks = rows + (chunk.count(b"\r\n") if b"\r" in chunk else 0)
+        lengths = frame.select(pl.sum_horizontal(pl.all().str.len_bytes().sum())).item()
+        if lengths + percents + breaks != len(chunk):
+            return False
+        last = frame.columns[-1]
+        if not frame[last].null_count():
+            return True
+        try:
+            lines = pl.read_csv(
+                chunk, separator="\x01", has_header=False, quote_char=None, schema={"line": pl.String}
+            )
+        except pl.exceptions.PolarsError:
+            return False
+        if lines.height != rows:
+            return False
+        short = lines.filter(frame[last].is_null())["line"]
+        return bool((short.str.count_matches("%", literal=True) == 2 * (self.width - 1)).all())
+
+    def _slow_split(self, chunk: bytes, first: int) -> pl.DataFrame:
+        """Find the first line with a structural problem; else split the chunk exactly."""
+        lines = chunk.split(b"\n")[:-1]
+        for index, raw in enumerate(lines):
+            line = raw.removesuffix(b"\r")
+            kind = line.split(b"%%", 1)[0].decode("ascii")
+            if not line or kind != "D" or line.count(b"%%") != self.width - 1:
+                self._prefix(chunk, first, index)
+                if not line:
+                    self.reject(first + index, "the line is empty")
+                self.reject(first + index, self._line_problem(line, kind))
+        columns = list(zip(*(raw.removesuffix(b"\r").split(b"%%") for raw in lines), strict=True))
+        return pl.DataFrame(
+            {
+                name: pl.Series(name, [v.decode() or None for v in col], dtype=pl.String)
+                for name, col in zip(self.names, columns, strict=True)
+            }
+        )
+
+    def _check_amounts(self, work: pl.DataFrame, chunk: bytes, first: int) -> None:
+        """Miles and dollars of every D record must be numbers, or totals mean nothing."""
+        bad = work.select(
+            (~pl.col("ok_miles") & ~pl.col("miles").str.contains(F.INTEGER_RE).fill_null(False)).alias(
+                "miles"
+            ),
+            (~pl.col("ok_dollars") & ~pl.col("dollars").str.contains(F.DECIMAL_RE).fill_null(False)).alias(
+                "dollars"
+            ),
+        ).select(pl.any_horizontal("miles", "dollars").arg_true().first().alias("i"), "miles", "dollars")
+        index = bad["i"][0]
+        if index is None:
+            return
+        self._prefix(chunk, first, index)
+        name = "miles" if bad["miles"][index] else "dollars"
+        value = work[name][index]
+        kind = "an integer" if name == "miles" else "a decimal number"
+        shown = f"{name} is empty" if value is None else f"{name} {show_text(value)} is not {kind}"
+        self.reject(first + index, f"D record {shown}, so the control totals cannot be verified")
+
+    def _add_totals(self, work: pl.DataFrame) -> None:
+        """Totals of a chunk whose miles and dollars are all valid (the usual case)."""
+        self._sum(work, pl.col("miles").cast(pl.Int64), pl.col("dollars").cast(records.MONEY), 2)
+
+    def _add_totals_exact(self, work: pl.DataFrame) -> None:
+        """Totals when some amounts are integers or decimals of any size or scale."""
+        dollars = pl.col("dollars")
+        point = dollars.str.find(".", literal=True)
+        digits = work.select(
+            pl.when(point.is_null()).then(0).otherwise(dollars.str.len_bytes() - point - 1).max(),
+            pl.when(point.is_null()).then(dollars.str.len_bytes()).otherwise(point).max(),
+            pl.col("miles").str.len_bytes().max(),
+        ).row(0)
+        scale, whole, miles_digits = (int(v or 0) for v in digits)
+        if scale + whole > 38 or miles_digits > 38:
+            self.reject(None, "a D record's miles or dollars are too large to total")
+        self._sum(work, pl.col("miles").cast(pl.Int128), dollars.cast(pl.Decimal(38, scale)), scale)
+
+    def _sum(self, work: pl.DataFrame, miles: pl.Expr, dollars: pl.Expr, scale: int) -> None:
+        self.scale = max(self.scale, scale)
+        kinds = (records.REDEEM, records.REVERSE)
+        flags = [(pl.col("txn_type") == kind).fill_null(False) for kind in kinds]
+        sums = work.select(
+            *[flag.sum().alias(f"n{i}") for i, flag in enumerate(flags)],
+            *[miles.filter(flag).sum().alias(f"m{i}") for i, flag in enumerate(flags)],
+            *[dollars.filter(flag).sum().alias(f"d{i}") for i, flag in enumerate(flags)],
+        ).row(0, named=True)
+        with localcontext(_EXACT):
+            for i, kind in enumerate(kinds):
+                self.counts[kind] += int(sums[f"n{i}"])
+                self.miles[kind] += int(sums[f"m{i}"] or 0)
+                self.dollars[kind] += Decimal(sums[f"d{i}"] or 0)
+
+    def _rejected(self, bad: pl.DataFrame) -> pl.DataFrame:
+        """Rejected rows with their raw line rebuilt, the collector masked."""
+        return bad.select(
+            pl.lit(self.side).cast(records.SIDE).alias("side"),
+            pl.lit(self.identity.file_name).alias("file_name"),
+            pl.col("line_number").cast(pl.Int64),
+            pl.col("reason"),
+            raw_line_expr(list(self.names), "collector_number", "%%").alias("raw_line"),
+        )
+
+
+def _parse_date(text: str) -> date | None:
+    for fmt, pattern in (("%Y-%m-%d", r"[0-9]{4}-[0-9]{2}-[0-9]{2}"), ("%Y%m%d", r"[0-9]{8}")):
+        if re.fullmatch(pattern, text):
+            try:
+                return datetime.strptime(text, fmt).date()
+            except ValueError:
+                return None
+    return None
+
+
+def parse_standard(path: Path, identity: FileIdentity, hasher: CollectorHasher) -> LayoutResult:
+    """Parse a file of the standard ``%%`` layout (see the module docstring)."""
+    return _StandardParser(path, identity, hasher).run()

@@ -1,0 +1,224 @@
+"""Collector numbers are personal data: hash, truncate and mask them (spec §7).
+
+Only the parser ever sees a full collector number. It leaves with the last
+four digits (for people) and a keyed hash (for the daily-limit rule, which
+must join one collector across sponsors without knowing who it is). The hash
+is the first 8 bytes of HMAC-SHA256(key, digits), read as a signed big-endian
+integer so that it fits an ``Int64`` column in every warehouse.
+
+HMAC has no vectorized implementation in Polars or NumPy, so it is computed in
+Python, but only once per distinct number: a big sponsor's file repeats the
+same collectors many times, and the per-row work (finding the distinct
+numbers, mapping the hashes back) stays vectorized. ``CollectorHasher`` also
+remembers numbers it has already hashed, so the second file of a run (the
+other side, the same collectors) costs almost nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+if TYPE_CHECKING:
+    from reconciliation.config import CsvProfile
+
+#: A collector number as the files may carry it: 1-19 digits.
+DIGITS_RE = r"^[0-9]{1,19}$"
+#: A masked number: ``*`` then exactly the last 4 digits, 19 characters at most.
+MASKED_RE = r"^\*{1,15}[0-9]{4}$"
+
+_DIGIT_RUN = re.compile(r"[0-9]{5,19}")
+#: A run of 13 or more digits outside the collector field is longer than any
+#: valid field but the collector number: it may well be one in the wrong place.
+LONG_RUN_RE = r"[0-9]{9,}([0-9]{4})"
+_LONG_RUN = re.compile(LONG_RUN_RE)
+#: Decimal offsets that make (length, value) of a digit string one UInt64 key:
+#: strings of length n map to [sum(10**l for l < n), ...), so "0123" and "123"
+#: differ, and every 1-19 digit string fits below 2**64.
+_OFFSETS = np.array([0, *((10**n - 10) // 9 for n in range(1, 20))], dtype=np.uint64)
+_CACHE_LIMIT = 5_000_000
+
+
+class CollectorHasher:
+    """Keyed hashing of collector number columns with a memory of past numbers.
+
+    Args:
+        key: The HMAC key (a secret from configuration, never committed).
+        cache_limit: Numbers remembered before the memory is cleared, which
+            bounds its size (16 bytes a number).
+    """
+
+    def __init__(self, key: bytes, cache_limit: int = _CACHE_LIMIT) -> None:
+        if not key:
+            raise ValueError("the collector hash key must not be empty")
+        block = key if len(key) <= 64 else hashlib.sha256(key).digest()
+        block = block.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+        self._limit = cache_limit
+        # Sorted keys of numbers already hashed and their hashes: a new array
+        # pair replaces the old one atomically, so threads may share a hasher.
+        self._cache: tuple[np.ndarray, np.ndarray] = (
+            np.empty(0, np.uint64),
+            np.empty(0, np.int64),
+        )
+
+    def digest8(self, numbers: list[bytes]) -> np.ndarray:
+        """HMAC-SHA256 of each number, first 8 bytes as signed big-endian integers."""
+        inner_copy, outer_copy = self._inner.copy, self._outer.copy
+
+        def one(number: bytes) -> bytes:
+            inner = inner_copy()
+            inner.update(number)
+            outer = outer_copy()
+            outer.update(inner.digest())
+            return outer.digest()[:8]
+
+        joined = b"".join(map(one, numbers))
+        return np.frombuffer(joined, dtype=">i8").astype(np.int64)
+
+    def hash(self, numbers: pl.Series, *, validated: bool = False) -> pl.Series:
+        """Hash a String column; null where the value is null, masked or not 1-19 digits.
+
+        Args:
+            numbers: Collector numbers as text.
+            validated: Every value is already known to be null, 1-19 digits or
+                masked (the parser's valid records), so the format check is skipped.
+        """
+        text = numbers.cast(pl.String)
+        value = pl.col("n").cast(pl.UInt64, strict=False)
+        if not validated:
+            value = pl.when(pl.col("n").str.contains(DIGITS_RE)).then(value)
+        got = pl.DataFrame({"n": text}).select(
+            value.is_not_null().alias("p"),
+            value.fill_null(0).alias("v"),
+            pl.col("n").str.len_bytes().fill_null(0).alias("len"),
+        )
+        present = got["p"].to_numpy()
+        if not present.any():
+            return pl.Series(numbers.name, [None] * len(numbers), dtype=pl.Int64)
+        keys = got["v"].to_numpy()[present] + _OFFSETS[got["len"].to_numpy()[present]]
+        order = pl.Series(keys).arg_sort().to_numpy()
+        ordered = keys[order]
+        starts = np.empty(len(keys), bool)
+        starts[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+        unique = ordered[starts]
+        inverse = np.empty(len(keys), np.int64)
+        inverse[order] = np.cumsum(starts) - 1
+        hashes = self._lookup(unique, order[starts], text.filter(pl.Series(present)))
+        values = hashes[inverse]
+        if present.all():
+            return pl.Series(numbers.name, values)
+        full = np.zeros(len(numbers), np.int64)
+        full[present] = values
+        return pl.Series(numbers.name, full).scatter(np.flatnonzero(~present), None)
+
+    def _lookup(self, unique: np.ndarray, where: np.ndarray, text: pl.Series) -> np.ndarray:
+        """Hashes of sorted distinct keys: remembered ones reused, the others computed."""
+        known_keys, known_hashes = self._cache
+        at = np.searchsorted(known_keys, unique)
+        hashes = np.empty(len(unique), np.int64)
+        if len(known_keys):
+            clipped = np.minimum(at, len(known_keys) - 1)
+            hit = known_keys[clipped] == unique
+            hashes[hit] = known_hashes[clipped[hit]]
+        else:
+            hit = np.zeros(len(unique), bool)
+        miss = ~hit
+        if miss.any():
+            strings = text.gather(pl.Series(where[miss])).cast(pl.Binary)
+            hashes[miss] = self.digest8(strings.to_list())
+            if len(known_keys) + int(miss.sum()) > self._limit:
+                self._cache = (unique.copy(), hashes.copy())
+            else:
+                self._cache = (
+                    np.insert(known_keys, at[miss], unique[miss]),
+                    np.insert(known_hashes, at[miss], hashes[miss]),
+                )
+        return hashes
+
+
+def collector_hash(numbers: pl.Series, key: bytes) -> pl.Series:
+    """Int64 keyed hash of each collector number; null for null or masked numbers.
+
+    Args:
+        numbers: Collector numbers as text (1-19 digits, masked, or null).
+        key: The HMAC key.
+    """
+    return CollectorHasher(key).hash(numbers)
+
+
+def last4(numbers: pl.Series | pl.Expr) -> pl.Series | pl.Expr:
+    """The last four characters: all a report or a person may see of a collector."""
+    return numbers.str.slice(-4)
+
+
+def mask_collector(number: str) -> str:
+    """Replace all but the last 4 characters by ``*`` (a number of 4 or fewer stays)."""
+    return "*" * max(len(number) - 4, 0) + number[-4:]
+
+
+def mask_expr(column: pl.Expr) -> pl.Expr:
+    """Vectorized ``mask_collector``: the same result for a String column."""
+    return column.str.slice(-4).str.pad_start(column.str.len_chars(), "*")
+
+
+def raw_line_expr(columns: list[str], collector: str, separator: str) -> pl.Expr:
+    """Rebuild rejected lines from their fields, safe to store (vectorized ``mask_raw_line``).
+
+    The collector field is masked like ``mask_collector``; any other run of
+    13 or more digits keeps only its last 4.
+    """
+    parts = [(mask_expr(pl.col(c)) if c == collector else pl.col(c)).fill_null("") for c in columns]
+    return pl.concat_str(parts, separator=separator).str.replace_all(LONG_RUN_RE, "*****${1}")
+
+
+def mask_digit_runs(text: str) -> str:
+    """Mask every run of 5-19 digits that could be a card or collector number."""
+    return _DIGIT_RUN.sub(lambda m: mask_collector(m.group()), text)
+
+
+def mask_raw_line(
+    line: str,
+    side: str,
+    profile: CsvProfile | None,
+    collector_index: int | None = None,
+) -> str:
+    """The raw line with its collector field masked, safe to store and show.
+
+    Args:
+        line: One physical line of an input file, without its line break.
+        side: ``PARTNER`` or ``PLATFORM`` (the standard layouts differ).
+        profile: The CSV profile the line comes from, None for the ``%%`` layout.
+        collector_index: 0-based field index of the collector number in a CSV
+            profile with a header row (known only from that header).
+
+    Any other run of 13 or more digits keeps only its last 4 (no other valid
+    field is that long). When the field cannot be located (a profile mapped
+    by header name without ``collector_index``, or a line with the wrong
+    number of fields), every run of 5-19 digits is masked instead: a
+    rejected line is exactly the kind of line that may carry the number in
+    an unexpected place.
+    """
+    from reconciliation.parsing.fields import collector_position
+
+    expected: int | None = None
+    index: int | None = collector_index
+    if profile is None:
+        separator, index = "%%", collector_position(side)
+        expected = 16 if side == "PLATFORM" else 14
+    else:
+        separator = profile.delimiter
+        column = profile.columns.get("collector_number")
+        if index is None and not profile.header and column is not None and column.isdigit():
+            index = int(column)
+    parts = line.split(separator)
+    if index is None or index >= len(parts) or (expected is not None and len(parts) != expected):
+        return mask_digit_runs(line)
+    parts[index] = mask_collector(parts[index])
+    return _LONG_RUN.sub(r"*****\1", separator.join(parts))
