@@ -9,6 +9,8 @@ salt derived from the seed makes two seeds produce different ids.
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 import polars as pl
 
@@ -29,15 +31,25 @@ _TRACE_MOD = 9 * 10**11
 _TRACE_LOCAL = 10**8
 _TRACE_MULT = 7_777_777  # coprime with 2, 3 and 5: a bijection mod 9 * 10**11
 
-_TRIPLES = pl.Series("triples", [a + b + c for a in ALPHABET for b in ALPHABET for c in ALPHABET])
-_SINGLES = pl.Series("singles", list(ALPHABET))
+_TRIPLES = [a + b + c for a in ALPHABET for b in ALPHABET for c in ALPHABET]
 #: Index p in [0, 2028): no prefix, one letter or two letters -> lengths 10, 11, 12.
-_PREFIXES = pl.Series(
-    "prefixes",
+_PREFIXES = (
     [""] * 676
     + [ALPHABET[10 + i % 26] for i in range(676)]
-    + [ALPHABET[10 + i % 26] + ALPHABET[10 + i // 26] for i in range(676)],
+    + [ALPHABET[10 + i % 26] + ALPHABET[10 + i // 26] for i in range(676)]
 )
+
+
+@cache
+def _heads(glue: str) -> pl.Series:
+    """Length prefix and first base-36 digit in one table (index p * 36 + digit): one gather."""
+    return pl.Series([glue + p + d for p in _PREFIXES for d in ALPHABET])
+
+
+@cache
+def _triples(glue: str) -> pl.Series:
+    """Three base-36 digits per index, followed by ``glue``."""
+    return pl.Series([t + glue for t in _TRIPLES])
 
 
 def salt_for(seed: int) -> int:
@@ -60,22 +72,23 @@ def conf_mix(column: str, salt: int) -> pl.Expr:
     return mixed.xor(mixed // (1 << 23))
 
 
-def conf_text(column: str, mixed: str) -> pl.Expr:
+def conf_text(column: str, mixed: str, prefix: str = "", suffix: str = "") -> pl.Expr:
     """Confirmation numbers: 10-12 uppercase letters and digits, null for a negative key.
 
     The last ten characters are base 36 of the bijective scramble ``mixed``
     (see ``conf_mix``), so distinct keys always give distinct strings; the
     optional one- or two-letter prefix only varies the length, as real
-    confirmation numbers do.
+    confirmation numbers do. ``prefix``/``suffix`` are literal text around a
+    present number (a writer's separator glue).
     """
     key, v = pl.col(column), pl.col(mixed)
+    head = (key.clip(lower_bound=0) * 7919) % 2028 * 36 + v // (46656**3) % 36
     text = pl.concat_str(
         [
-            pl.lit(_PREFIXES).gather((key.clip(lower_bound=0) * 7919) % 2028),
-            pl.lit(_SINGLES).gather(v // (46656**3) % 36),
-            pl.lit(_TRIPLES).gather(v // (46656**2) % 46656),
-            pl.lit(_TRIPLES).gather(v // 46656 % 46656),
-            pl.lit(_TRIPLES).gather(v % 46656),
+            pl.lit(_heads(prefix)).gather(head),
+            pl.lit(_triples("")).gather(v // (46656**2) % 46656),
+            pl.lit(_triples("")).gather(v // 46656 % 46656),
+            pl.lit(_triples(suffix)).gather(v % 46656),
         ]
     )
     return pl.when(key >= 0).then(text)
