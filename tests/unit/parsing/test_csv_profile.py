@@ -16,7 +16,10 @@ from tests.unit.parsing.parsing_helpers import KEY
 
 PROFILE = default_profiles()["csv_cents"]
 NAME = "POSLOG_ABCD_20261120_001.csv"
-HEADER = "type,confirmation,original_confirmation,local_time,store,lane,trace,receipt,card,units,miles,amount_cents,response,cashier"
+HEADER = (
+    "type,confirmation,original_confirmation,local_time,store,lane,trace,receipt,card,"
+    "units,miles,amount_cents,response,cashier"
+)
 ROW = {
     "type": "SALE",
     "confirmation": "ABC123",
