@@ -212,6 +212,7 @@ class Settings:
     sftp: SftpSource | None = None
     validation: dict[str, Any] = field(default_factory=dict)
     notifications: dict[str, Any] = field(default_factory=dict)
+    reports: dict[str, Any] = field(default_factory=dict)
 
     def zone_for(self, sponsor: str) -> Zone:
         """The reconciliation zone of a sponsor (its own, or the default)."""
@@ -346,7 +347,7 @@ def _sponsors(raw: Any, profiles: dict[str, CsvProfile]) -> dict[str, Sponsor]:
 KNOWN_KEYS = {
     "warehouse", "state_dir", "inbox", "timezone", "match_tolerance_minutes", "grace_days",
     "lookback_days", "miles_per_unit", "dollars_per_unit", "daily_limit_dollars", "hash_key",
-    "sponsors", "profiles", "sftp", "validation", "notifications",
+    "sponsors", "profiles", "sftp", "validation", "notifications", "reports",
 }
 
 
@@ -399,6 +400,7 @@ def settings_from_dict(raw: dict[str, Any], base_dir: Path | None = None) -> Set
         sftp=sftp,
         validation=dict(raw.get("validation") or {}),
         notifications=dict(raw.get("notifications") or {}),
+        reports=dict(raw.get("reports") or {}),
     )
 
 

@@ -271,7 +271,7 @@ def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
 def _reports(engine: Engine, settings: Settings, outcome: RunOutcome) -> None:
     reports = _optional("reconciliation.reports")
     writer = getattr(reports, "write_run_reports", None) if reports else None
-    if writer is None or outcome.run_id is None:
+    if writer is None or outcome.run_id is None or settings.reports.get("enabled", True) is False:
         return
     try:
         outcome.report_paths = dict(writer(engine, outcome.run_id, settings))

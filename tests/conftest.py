@@ -55,8 +55,13 @@ def fresh_postgres(url: str) -> str:
 
     pipeline._optional("reconciliation.quality.table")
     engine = engine_for(url)
-    metadata.drop_all(engine)
-    pipeline.forget_warehouse(url)
+    existing = set(sa.inspect(engine).get_table_names())
+    if existing >= set(metadata.tables):
+        with engine.begin() as conn:
+            conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in metadata.tables)))
+    else:
+        metadata.drop_all(engine)
+        pipeline.forget_warehouse(url)
     return url
 
 

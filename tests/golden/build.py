@@ -284,7 +284,7 @@ def build() -> None:  # noqa: PLR0915 - one statement per case reads best
 FILE_REJECTIONS = {
     "reject_empty_file": (lambda text: "", "empty"),
     "reject_not_ascii": (lambda text: text.replace("RCPT1", "RÇPT1", 1), "ASCII"),
-    "reject_missing_trailer": (lambda text: "\n".join(text.splitlines()[:-1]) + "\n", "T1"),
+    "reject_missing_trailer": (lambda text: "\n".join(text.splitlines()[:-1]) + "\n", "T2"),
     "reject_field_count": (lambda text: text.replace("%%RCPT1%%", "%%RCPT1%%X%%", 1), "fields"),
     "reject_header_mismatch": (lambda text: text.replace("H2%%ABCD", "H2%%WXYZ", 1), "sponsor"),
     "reject_trailer_total": (lambda text: text.replace("T1%%2%%", "T1%%3%%", 1), "redeem_count"),

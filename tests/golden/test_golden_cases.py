@@ -20,6 +20,7 @@ from reconciliation.warehouse.db import engine_for
 from reconciliation.warehouse.schema import recon_break, recon_rejected_record, recon_run, recon_summary
 
 HERE = Path(__file__).parent
+ENGINE_ONLY = HERE / "engine-only.yaml"
 CASES = sorted(p.name for p in HERE.iterdir() if (p / "expected_breaks.csv").exists())
 
 
@@ -37,8 +38,8 @@ def _dates(folder: Path) -> list[date]:
 
 def run_case(folder: Path, url: str) -> list[int]:
     """Run every date of a case; returns the exit statuses."""
-    return [main(["run", "--date", str(d), "--inbox", str(folder), "--warehouse", url])
-            for d in _dates(folder)]
+    return [main(["run", "--date", str(d), "--inbox", str(folder), "--warehouse", url,
+                  "--config", str(ENGINE_ONLY)]) for d in _dates(folder)]
 
 
 @pytest.fixture(autouse=True)

@@ -32,7 +32,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def recon(*args: str) -> int:
-    return main(["run", *args])
+    return main(["run", *args, "--config", str(GOLDEN / "engine-only.yaml")])
 
 
 def counts(url: str) -> dict[str, int]:
