@@ -82,7 +82,7 @@ def records(side: str, n: int, seed: int) -> pl.DataFrame:
     if partner:  # no response, no confirmation number
         frame = frame.with_columns(confirmation_number=pl.when(pl.col("response_code").is_not_null())
                                    .then("confirmation_number"))
-    return frame.cast(RECORD_SCHEMA)  # type: ignore[arg-type]
+    return frame.cast(RECORD_SCHEMA)
 
 
 def parsed(side: str, frame: pl.DataFrame) -> SimpleNamespace:
@@ -135,8 +135,8 @@ def _duckdb_shims() -> None:
     class _Dialect(str):
         value = "duckdb"
 
-    sql_engine._PERSISTED_CONNECTION_DIALECTS = (  # type: ignore[attr-defined]
-        *sql_engine._PERSISTED_CONNECTION_DIALECTS, _Dialect("duckdb"))  # type: ignore[attr-defined]
+    dialects: Any = (*sql_engine._PERSISTED_CONNECTION_DIALECTS, _Dialect("duckdb"))
+    sql_engine._PERSISTED_CONNECTION_DIALECTS = dialects
     original = rx.get_dialect_regex_expression
 
     def regex(column: Any, regex: str, dialect: Any, positive: bool = True) -> Any:
@@ -146,7 +146,7 @@ def _duckdb_shims() -> None:
             return expr if positive else sa.not_(expr)
         return original(column, regex, dialect, positive)
 
-    rx.get_dialect_regex_expression = regex  # type: ignore[assignment]
+    rx.get_dialect_regex_expression = regex
 
 
 def bench_duckdb(files: dict[str, SimpleNamespace], settings: Settings, workdir: Path) -> dict[str, Any]:

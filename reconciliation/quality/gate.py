@@ -120,6 +120,7 @@ def validate_file(parsed: Any, settings: Settings, *, run_id: int | None = None,
     outcome = batch.validate(suite, expectation_parameters=params,
                              result_format={"result_format": "BASIC",
                                             "partial_unexpected_count": PARTIAL_COUNT})
+    res.scrub(outcome)
     rows, findings = res.interpret(outcome, checks, side=side, file_name=parsed.file_name,
                                    params=params, policy=policy, height=records.height)
     report = QualityReport(

@@ -56,8 +56,15 @@ def _dollars(cents: Any) -> str:
     return str((Decimal(int(cents)) / 100).quantize(Decimal("0.01")))
 
 
+def _missing(value: Any) -> bool:
+    """None, NaN, NaT or pandas' NA: what GX lists for a missing value."""
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):
+        return True
+    return isinstance(value, float) and value != value
+
+
 def _scalar(value: Any, cents: bool) -> str:
-    if value is None:
+    if _missing(value):
         return "empty"
     if cents and isinstance(value, numbers.Real):
         return _dollars(value)
@@ -87,6 +94,29 @@ def sample(check: Check, values: Sequence[Any], size: int) -> str:
         if len(seen) >= size:
             break
     return ", ".join(seen)
+
+
+def _scrubbed(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {k: _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_scrubbed(v) for v in value)
+    return value
+
+
+def scrub(outcome: Any) -> None:
+    """Mask long digit runs in a GX result in place, before Data Docs render it.
+
+    Data Docs show GX's own unexpected-value lists and exception messages, so
+    they get the same masking as the warehouse rows.
+    """
+    for result in outcome.results:
+        result.result = _scrubbed(dict(result.result or {}))
+        result.exception_info = _scrubbed(result.exception_info)
 
 
 def _exception(info: Any) -> str | None:

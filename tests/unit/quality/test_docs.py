@@ -1,0 +1,42 @@
+"""Data Docs: a site per run, listing exactly that run's validations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reconciliation.config import Settings
+from reconciliation.quality.docs import render_data_docs
+from reconciliation.quality.gate import validate_file
+from reconciliation.records import PARTNER, PLATFORM
+from tests.unit.quality.builders import clean_records, parsed_file, set_rows
+
+
+def test_data_docs_contain_the_runs_validations(tmp_path: Path) -> None:
+    bad = set_rows(clean_records(PLATFORM), 3, store_id="12A4")
+    reports = [validate_file(parsed_file(PLATFORM, bad), Settings(), run_id=41),
+               validate_file(parsed_file(PARTNER), Settings(), run_id=41)]
+    index = render_data_docs(reports, tmp_path / "data_docs")
+    assert index == tmp_path / "data_docs" / "index.html" and index.is_file()
+    html = index.read_text()
+    for report in reports:
+        assert report.suite_name in html and report.file_name in html
+    pages = {p.name: p.read_text() for p in index.parent.glob("validations/**/*.html")}
+    platform_page = pages[f"{reports[0].file_name}.html"]
+    assert "run-41" in str(next(index.parent.glob("validations/amcash_platform_standard/*")))
+    assert "store_id must be 4 digits [CRITICAL]" in platform_page and "12A4" in platform_page
+    size = sum(p.stat().st_size for p in index.parent.rglob("*") if p.is_file())
+    assert size < 1_000_000  # GX's unreferenced help GIFs and fonts are pruned
+
+
+def test_a_later_render_replaces_the_earlier_one(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    render_data_docs([validate_file(parsed_file(PLATFORM), Settings(), run_id=1)], site)
+    index = render_data_docs([validate_file(parsed_file(PARTNER), Settings(), run_id=2)], site)
+    html = index.read_text()
+    assert "amcash_partner_standard" in html and "amcash_platform_standard" not in html
+    assert not (site / "validations" / "amcash_platform_standard").exists()
+
+
+def test_validate_file_renders_docs_when_asked(tmp_path: Path) -> None:
+    validate_file(parsed_file(PLATFORM), Settings(), docs_dir=tmp_path / "docs")
+    assert "amcash_platform_standard" in (tmp_path / "docs" / "index.html").read_text()
