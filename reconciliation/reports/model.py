@@ -224,7 +224,8 @@ def build_run_report(conn: Connection, run_id: int, settings: Settings,
     breaks = breaks_table(queries.breaks_of_run(conn, run), zone, day)
     cutoff = run["finished_at"] or now or datetime.now(UTC)
     carried = breaks_table(queries.carried_open(conn, sponsor, day, cutoff, exclude_run=run_id),
-                           zone, day, keep=("status_then",))
+                           zone, day, keep=("status_then",)).sort(
+        ["age_days", "money_at_stake", "break_id"], descending=[True, True, False], nulls_last=True)
     summary = queries.summary_rows(conn, run_id)
     matched = queries.matches(conn, run)
     report = RunReport(

@@ -268,7 +268,7 @@ def seed(url: str) -> dict[str, Any]:
         if day == LAST_DAY and sponsor == "ABCD":
             kinds = KINDS
         with write_transaction(engine) as conn:
-            pending = _pending_updates(conn, sponsor, day, rng)
+            pending: pl.DataFrame | None = _pending_updates(conn, sponsor, day, rng)
             if day == LAST_DAY and sponsor == "ABCD":  # first attempt, superseded below
                 write_day(conn, build_day(sponsor, day, random.Random(1), kinds[:3]), pending=pending)
                 pending = None

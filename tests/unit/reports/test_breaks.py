@@ -36,7 +36,7 @@ def _events(url: str, break_id: int) -> list[dict[str, object]]:
 
 
 def test_list_filters_match_the_warehouse(seeded: Seeded) -> None:
-    cases = [
+    cases: list[tuple[workflow.BreakFilter, str, dict[str, object]]] = [
         (workflow.BreakFilter(day=LAST_DAY, status="ALL", as_of=LAST_DAY), "b.business_date = :d", {}),
         (workflow.BreakFilter(sponsor="WXYZ", as_of=LAST_DAY),
          "b.sponsor_code = 'WXYZ' AND b.status IN ('PENDING', 'OPEN')", {}),
@@ -97,8 +97,9 @@ def test_resolve_many_is_all_or_nothing(mutable: Seeded) -> None:
 def test_resolve_refuses_superseded_breaks_and_bad_input(mutable: Seeded) -> None:
     engine = engine_for(mutable.url)
     with engine.connect() as conn:
-        old = conn.execute(sa.text("SELECT b.break_id FROM recon_break b JOIN recon_run r "
-                                   "ON r.run_id = b.run_id WHERE NOT r.is_current")).scalars().first()
+        old: int = conn.execute(sa.text(
+            "SELECT MIN(b.break_id) FROM recon_break b JOIN recon_run r ON r.run_id = b.run_id "
+            "WHERE NOT r.is_current")).scalar_one()
     with pytest.raises(ReconError, match="superseded version 1"):
         workflow.resolve(engine, [old], note="n", by="j.doe")
     target = _ids(mutable.url, "b.status = 'OPEN'")[0]
