@@ -16,7 +16,6 @@ over as integer cents, which is exact and numeric.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -26,9 +25,11 @@ from typing import Any
 import polars as pl
 
 from reconciliation.config import CsvProfile, Settings
+from reconciliation.inbox import classify
 from reconciliation.quality import results as res
 from reconciliation.quality.policy import QualityPolicy, policy_from
 from reconciliation.quality.suites import CRITICAL, WARNING, gx_suite
+from reconciliation.records import PARTNER
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ def validate_file(parsed: Any, settings: Settings, *, run_id: int | None = None,
     policy = policy_from(settings.validation)
     started = time.perf_counter()
     side = str(parsed.side)
-    profile = _profile(parsed, settings) if side == "PARTNER" else None
+    profile = _profile(parsed, settings) if side == PARTNER else None
     suite, checks = gx_suite(side, profile, policy)
     records: pl.DataFrame = parsed.records
     params = _parameters(parsed, settings, policy)
@@ -188,28 +189,19 @@ def _utc(value: datetime | date) -> datetime:
 
 
 def _profile(parsed: Any, settings: Settings) -> CsvProfile | None:
-    """The partner layout of a file: as parsed, as configured, or as its name says.
+    """The partner layout of a file, decided exactly as discovery decides it.
 
-    Mirrors discovery: a profile the parser reports wins, then the sponsor's
-    configured one, then the CSV profile whose file pattern the name matches.
+    A profile the parsed file reports wins; otherwise the file name is
+    classified like the inbox does (the sponsor's configured profile, else the
+    first pattern the name matches), so the gate never picks another suite
+    than the parser's layout.
     """
     given = getattr(parsed, "profile", None)
     if isinstance(given, CsvProfile):
         return given
     if isinstance(given, str):
         return settings.profiles.get(given)
-    configured = settings.profile_for(parsed.sponsor_code)
-    if configured is not None:
-        return configured
-    for profile in settings.profiles.values():
-        if _pattern(profile).fullmatch(parsed.file_name):
-            return profile
-    return None
-
-
-def _pattern(profile: CsvProfile) -> re.Pattern[str]:
-    text = re.escape(profile.file_pattern)
-    for token, regex in (("sponsor", "[A-Z0-9]{4}"), ("date", "[0-9]{8}"), ("seq", "[0-9]{3}")):
-        text = text.replace(re.escape("{" + token + "}"), regex)
-    return re.compile(text)
-
+    found = classify(parsed.file_name, settings)
+    if found is not None and found[0] == PARTNER:
+        return settings.profiles.get(found[4])
+    return settings.profile_for(parsed.sponsor_code)

@@ -8,9 +8,9 @@ rejected runs too: a file stopped by the gate leaves the reason in
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Float, Index, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Float, String, Table, Text
 
-from reconciliation.warehouse.schema import metadata, ts
+from reconciliation.warehouse.schema import metadata, pg_index, ts
 
 recon_validation = Table(
     "recon_validation",
@@ -30,5 +30,5 @@ recon_validation = Table(
     # A few distinct unexpected values, digit runs of 9+ masked to their last 4.
     Column("unexpected_sample", Text),
     ts("validated_at", nullable=False),
-    Index("ix_recon_validation_run", "run_id"),
+    pg_index("ix_recon_validation_run", "run_id"),
 )
