@@ -78,5 +78,6 @@ def report_command(args: argparse.Namespace) -> int:
     for run_id, sponsor in current.select("run_id", "sponsor_code").iter_rows():
         for kind, path in write_run_reports(engine, run_id, settings, root, night=False).items():
             print(f"{sponsor} {args.date} {kind}: {path}")
-    print(f"night: {write_night(engine, settings, args.date, root, sponsors)}")
+    # The night view always covers every sponsor: --sponsor only limits the run reports rewritten.
+    print(f"night: {write_night(engine, settings, args.date, root)}")
     return 0

@@ -94,6 +94,8 @@ def _trailers(rows: list[dict[str, Any]]) -> tuple[list[Any], list[Any]]:
 
 def render(report: RunReport, environment: str = "PROD") -> str:
     """The result file's text for a run report."""
+    if environment not in ("PROD", "CERT"):
+        raise ValueError(f"environment {environment!r} must be PROD or CERT")
     zone, run, day = report.zone, report.run, report.business_date
     start, end = (t.astimezone(zone.tz) for t in zone.business_day(day))
     rows = []

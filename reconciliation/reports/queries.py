@@ -140,30 +140,30 @@ def carried_open(conn: Connection, sponsor: str, day: date, as_of: datetime,
                  exclude_run: int | None = None) -> pl.DataFrame:
     """Breaks of earlier days still PENDING or OPEN at ``as_of``, with ``status_then``.
 
-    The status at a moment is the one set by the latest status change at or
-    before it (``recon_break_event``), so a report regenerated weeks later
-    still shows what was open the morning it was first produced; the current
+    A report regenerated weeks later must still show what was open the
+    morning it was first produced, so the status at ``as_of`` is rebuilt from
+    ``recon_break_event``: a break not changed since keeps its current status;
+    otherwise its status then is the old status of its first change after
+    ``as_of`` (a break raised after ``as_of`` did not exist then). The current
     status stays in ``status`` for reviewers who want to know what happened
     since.
     """
+    as_of = as_of.astimezone(UTC) if as_of.tzinfo else as_of.replace(tzinfo=UTC)
     candidates = read_frame(conn, sa.select(recon_break).where(
         recon_break.c.run_id.in_(current_run_ids()),
         recon_break.c.sponsor_code == sponsor,
         recon_break.c.business_date < day,
-        sa.or_(recon_break.c.status.in_(UNRESOLVED), recon_break.c.resolved_date >= day,
-               recon_break.c.resolved_date.is_(None)),
+        recon_break.c.raised_at <= as_of,
+        sa.or_(recon_break.c.status.in_(UNRESOLVED), recon_break.c.updated_at > as_of),
     ))
-    as_of = as_of.astimezone(UTC) if as_of.tzinfo else as_of.replace(tzinfo=UTC)
     if exclude_run is not None:
         candidates = candidates.filter(pl.col("run_id") != exclude_run)
-    if candidates.height == 0:
-        return candidates.with_columns(status_then=pl.lit(None, dtype=pl.String))
-    events = events_for(conn, candidates["break_id"].to_list()).filter(pl.col("changed_at") <= as_of)
-    then = events.group_by("break_id").agg(status_then=pl.col("new_status").last())
-    out = candidates.join(then, on="break_id", how="left").with_columns(
-        status_then=pl.when(pl.col("status_then").is_not_null()).then(pl.col("status_then"))
-        .when(pl.col("raised_at") <= as_of).then(pl.col("status"))
-        .otherwise(pl.lit(None, dtype=pl.String)))
+    changed = candidates.filter(pl.col("updated_at") > as_of)["break_id"].to_list()
+    later = events_for(conn, changed).filter(pl.col("changed_at") > as_of)
+    first_later = later.group_by("break_id").agg(before=pl.col("old_status").first())
+    out = candidates.join(first_later, on="break_id", how="left").with_columns(
+        status_then=pl.when(pl.col("break_id").is_in(first_later["break_id"].implode()))
+        .then(pl.col("before")).otherwise(pl.col("status"))).drop("before")
     return out.filter(pl.col("status_then").is_in(list(UNRESOLVED)))
 
 

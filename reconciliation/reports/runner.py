@@ -31,7 +31,8 @@ def write_run_reports(engine: Engine, run_id: int, settings: Settings,
     Args:
         engine: The warehouse (the run is committed).
         run_id: The run.
-        settings: For the sponsor's zone and the default reports directory.
+        settings: For the sponsor's zone, the default reports directory and
+            ``reports.environment`` (PROD or CERT, stamped on the result file).
         out_dir: Root of the reports tree; default ``settings.reports_dir``.
         night: Also refresh the night view of the run's date.
 
@@ -49,7 +50,7 @@ def write_run_reports(engine: Engine, run_id: int, settings: Settings,
         "html": html,
         "xlsx": write_workbook(report, target / "breaks.xlsx"),
         "csv": write_breaks_csv(report.breaks, target / "breaks.csv"),
-        "result": write_result(report, target),
+        "result": write_result(report, target, str(settings.reports.get("environment", "PROD"))),
     }
     if night:
         paths["night"] = write_night(engine, settings, report.business_date, root)

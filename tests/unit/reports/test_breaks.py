@@ -179,3 +179,20 @@ def test_a_person_resolution_is_not_undone_by_re_running_a_later_day(mutable: Se
     workflow.resolve(engine, [opened.break_id], note="checked with partner", by="j.doe", now=NOW)
     with engine.connect() as conn:
         assert opened.break_id not in restorable_breaks(conn, [opened.run_id])["break_id"].to_list()
+
+
+def test_a_regenerated_report_shows_what_was_open_that_morning(mutable: Seeded) -> None:
+    engine = engine_for(mutable.url)
+    run_id = current_run(mutable.url, "ABCD", LAST_DAY)["run_id"]
+    with engine.connect() as conn:
+        before = build_run_report(conn, run_id, Settings()).carried
+    target = int(before["break_id"][0])
+    workflow.resolve(engine, [target], note="late fix", by="j.doe", now=NOW + timedelta(days=1))
+    with engine.connect() as conn:
+        after = build_run_report(conn, run_id, Settings()).carried
+    assert after["break_id"].to_list() == before["break_id"].to_list()
+    row = after.filter(pl.col("break_id") == target).row(0, named=True)
+    assert (row["status_then"], row["status"], row["resolved_by"]) == ("OPEN", "RESOLVED", "j.doe")
+    with engine.connect() as conn:
+        now_view = build_run_report(conn, _rerun(mutable.url, "ABCD", LAST_DAY), Settings()).carried
+    assert target not in now_view["break_id"].to_list()
