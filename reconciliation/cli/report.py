@@ -17,9 +17,8 @@ from typing import Any
 from reconciliation.cli.common import add_common, parse_date, settings_from_args
 from reconciliation.errors import ReconError
 from reconciliation.pipeline import warehouse
-from reconciliation.reports import queries
-from reconciliation.reports.night import write_night, write_range
-from reconciliation.reports.runner import write_run_reports
+from reconciliation.reports.night import write_range
+from reconciliation.reports.runner import write_night_reports
 
 MAX_RANGE_DAYS = 366
 
@@ -66,18 +65,12 @@ def report_command(args: argparse.Namespace) -> int:
         for kind, path in paths.items():
             print(f"range {kind}: {path}")
         return 0
-    with engine.connect() as conn:
-        runs = queries.attempts(conn, args.date, args.date, sponsors)
-    if runs.height == 0:
-        who = f" for {', '.join(sponsors)}" if sponsors else ""
-        raise ReconError(f"the warehouse has no run of {args.date}{who}")
-    current = runs.filter(runs["is_current"])
-    for sponsor in sorted(set(runs["sponsor_code"].to_list()) - set(current["sponsor_code"].to_list())):
+    night = write_night_reports(engine, settings, args.date, root, sponsors)
+    for sponsor in night.failed:
         sys.stderr.write(f"recon: {sponsor} {args.date} has no successful run; the night view shows "
                          f"its latest attempt\n")
-    for run_id, sponsor in current.select("run_id", "sponsor_code").iter_rows():
-        for kind, path in write_run_reports(engine, run_id, settings, root, night=False).items():
+    for sponsor, paths in night.runs.items():
+        for kind, path in paths.items():
             print(f"{sponsor} {args.date} {kind}: {path}")
-    # The night view always covers every sponsor: --sponsor only limits the run reports rewritten.
-    print(f"night: {write_night(engine, settings, args.date, root)}")
+    print(f"night: {night.night}")
     return 0

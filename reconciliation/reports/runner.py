@@ -10,11 +10,17 @@ function regenerates any past run's reports (``recon report``).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
+import polars as pl
 from sqlalchemy.engine import Engine
 
 from reconciliation.config import Settings
+from reconciliation.errors import ReconError
+from reconciliation.reports import queries
 from reconciliation.reports.excel import write_breaks_csv, write_workbook
 from reconciliation.reports.html import render_run
 from reconciliation.reports.model import build_run_report
@@ -56,3 +62,38 @@ def write_run_reports(engine: Engine, run_id: int, settings: Settings,
         paths["night"] = write_night(engine, settings, report.business_date, root)
     log.info("reports for run %s written to %s", run_id, target)
     return paths
+
+
+@dataclass
+class NightReports:
+    """What ``write_night_reports`` wrote, and which sponsors had nothing to report."""
+
+    day: date
+    night: Path
+    runs: dict[str, dict[str, Path]] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)
+
+
+def write_night_reports(engine: Engine, settings: Settings, day: date, out_dir: Path | None = None,
+                        sponsors: Sequence[str] | None = None) -> NightReports:
+    """Regenerate a night: every (or the named) sponsor's run reports, then the night view.
+
+    The night view always covers every sponsor of the date, so narrowing the
+    sponsors only limits which run reports are rewritten. Sponsors whose
+    attempts all failed have no run report; they are listed in ``failed`` and
+    shown on the night view with the reason.
+
+    Raises:
+        ReconError: the warehouse has no attempt at all for the date (and sponsors).
+    """
+    root = Path(out_dir) if out_dir is not None else settings.reports_dir
+    with engine.connect() as conn:
+        runs = queries.attempts(conn, day, day, sponsors)
+    if runs.height == 0:
+        who = f" for {', '.join(sponsors)}" if sponsors else ""
+        raise ReconError(f"the warehouse has no run of {day}{who}")
+    current = runs.filter(pl.col("is_current"))
+    written = {sponsor: write_run_reports(engine, run_id, settings, root, night=False)
+               for run_id, sponsor in current.select("run_id", "sponsor_code").iter_rows()}
+    failed = sorted(set(runs["sponsor_code"].to_list()) - set(written))
+    return NightReports(day, write_night(engine, settings, day, root), written, failed)
