@@ -178,6 +178,25 @@ def raw_line_expr(columns: list[str], collector: str, separator: str) -> pl.Expr
     return pl.concat_str(parts, separator=separator).str.replace_all(LONG_RUN_RE, "*****${1}")
 
 
+#: Runs of 9 or more digits in a value echoed in a reason keep only their
+#: last 4: an operator needs to see a bad value, but it may be a card number.
+ECHO_DIGITS_RE = r"[0-9]{5,}([0-9]{4})"
+_ECHO_DIGITS = re.compile(ECHO_DIGITS_RE)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def show_expr(column: pl.Expr) -> pl.Expr:
+    """A value made safe to echo in a reason: digit runs masked, controls replaced, short."""
+    text = column.str.replace_all(ECHO_DIGITS_RE, "*****${1}").str.replace_all(r"[\x00-\x1f\x7f]", "?")
+    return pl.when(text.str.len_chars() > 40).then(text.str.slice(0, 40) + "...").otherwise(text)
+
+
+def show_text(value: str) -> str:
+    """A quoted value safe to echo: long digit runs masked, controls replaced, short."""
+    text = _CONTROL.sub("?", _ECHO_DIGITS.sub(r"*****\1", value))
+    return f"'{text}'" if len(text) <= 40 else f"'{text[:40]}...'"
+
+
 def mask_digit_runs(text: str) -> str:
     """Mask every run of 5-19 digits that could be a card or collector number."""
     return _DIGIT_RUN.sub(lambda m: mask_collector(m.group()), text)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -215,8 +216,6 @@ class LayoutResult:
 # -- byte-level helpers shared by the layouts ------------------------------------------------
 
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
-_LONG_DIGITS = re.compile(r"[0-9]{5,}([0-9]{4})")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 RECORD_TYPES = ("H1", "H2", "D", "T1", "T2")
 
 
@@ -312,6 +311,53 @@ class LineFile:
             yield block if block.endswith(b"\n") else block + b"\n"
 
 
+def prefetch(
+    chunks: Iterator[bytes], prepare: Callable[[bytes, int], pl.DataFrame], first: int
+) -> Generator[tuple[bytes, int, pl.DataFrame], None, None]:
+    """(chunk, first line, prepared frame) for each chunk, prepared one chunk ahead in a thread.
+
+    Splitting the next chunk overlaps with validating the current one, so
+    both cores stay busy. A problem found while preparing is raised when the
+    consumer reaches that chunk, after the problems of the chunks before it.
+    Close the iterator (``contextlib.closing``) before the file it reads.
+    """
+    handoff: queue.Queue[object] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        line = first
+        try:
+            for chunk in chunks:
+                frame = prepare(chunk, line)
+                if not put((chunk, line, frame)):
+                    return
+                line += frame.height
+        except BaseException as exc:  # handed over, raised in the consumer's order
+            put(exc)
+            return
+        put(None)
+
+    worker = threading.Thread(target=run, name="parse-prefetch", daemon=True)
+    worker.start()
+    try:
+        while (item := handoff.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        worker.join()
+
+
 def first_non_ascii(data: bytes) -> int:
     """Offset of the first byte above 0x7F (the data must have one)."""
     found = _NON_ASCII.search(data)
@@ -325,12 +371,6 @@ def line_offset(chunk: bytes, index: int) -> int:
     for _ in range(index):
         at = chunk.index(b"\n", at) + 1
     return at
-
-
-def show_text(value: str) -> str:
-    """A quoted value safe to echo: long digit runs masked, controls replaced, short."""
-    text = _CONTROL.sub("?", _LONG_DIGITS.sub(r"*****\1", value))
-    return f"'{text}'" if len(text) <= 40 else f"'{text[:40]}...'"
 
 
 def describe(kind: str | None, *, empty_line: bool = False) -> str:

@@ -19,6 +19,8 @@ as the invalid value it is.
 from __future__ import annotations
 
 import os
+from contextlib import closing
+from functools import partial
 from pathlib import Path
 from typing import NoReturn
 
@@ -27,12 +29,32 @@ import polars as pl
 from reconciliation import records
 from reconciliation.config import PROFILE_FIELDS, CsvProfile
 from reconciliation.errors import FileRejected
-from reconciliation.parsing import FileIdentity, LayoutResult, LineFile, line_offset, show_text
+from reconciliation.parsing import FileIdentity, LayoutResult, LineFile, line_offset, prefetch
 from reconciliation.parsing import fields as F
-from reconciliation.privacy import CollectorHasher, raw_line_expr
+from reconciliation.privacy import CollectorHasher, raw_line_expr, show_text
 
-CHUNK_BYTES = 64 << 20
+CHUNK_BYTES = 32 << 20
 _BOM = b"\xef\xbb\xbf"
+
+
+def local_datetimes(values: pl.Series, fmt: str, zone_name: str) -> pl.Series:
+    """Parse a CSV profile's datetimes written in ``fmt``; null where unparseable.
+
+    A naive value is local time in ``zone_name``: a time skipped by a DST
+    change is unparseable (null) and a repeated one takes the earlier instant.
+    A naive value must print back exactly as written, so ``2026-1-5`` or a
+    leap second is rejected rather than silently reinterpreted.
+    """
+    text = pl.col("t")
+    if "%z" in fmt or "%:z" in fmt:
+        parsed = text.str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False)
+    else:
+        naive = text.str.strptime(pl.Datetime("us"), fmt, strict=False)
+        naive = pl.when(naive.dt.strftime(fmt) == text).then(naive)
+        parsed = naive.dt.replace_time_zone(
+            zone_name, ambiguous="earliest", non_existent="null"
+        ).dt.convert_time_zone("UTC")
+    return pl.DataFrame({"t": values}).select(parsed.alias(values.name)).to_series()
 
 
 class _CsvParser:
@@ -51,8 +73,9 @@ class _CsvParser:
             fields=F.PARTNER_FIELDS,
             txn_types=dict(profile.txn_types),
             amount_unit=profile.amount_unit,
-            datetime_format=profile.datetime_format,
-            zone_name=profile.timezone.polars_name,
+            parse_datetime=partial(
+                local_datetimes, fmt=profile.datetime_format, zone_name=profile.timezone.polars_name
+            ),
         )
         self.width = 0
         self.index: dict[str, int] = {}
@@ -75,12 +98,13 @@ class _CsvParser:
                 self._columns(first, by_index=True)
             line = 2 if self.profile.header else 1
             parts: list[tuple[pl.DataFrame, pl.DataFrame]] = []
-            for chunk in source.chunks(body_start, source.end, CHUNK_BYTES):
-                if not self.profile.header and line == 1:
-                    chunk = chunk.removeprefix(_BOM)
-                rows, good, bad = self._chunk(chunk, line, keep=True)
-                parts.append((good, bad))
-                line += rows
+            chunks = source.chunks(body_start, source.end, CHUNK_BYTES)
+            if not self.profile.header:
+                chunks = (chunk.removeprefix(_BOM) if i == 0 else chunk for i, chunk in enumerate(chunks))
+            with closing(prefetch(chunks, self._prepare, line)) as stream:
+                for chunk, start, frame in stream:
+                    parts.append(self._consume(frame, chunk, start, keep=True))
+                    line = start + frame.height
             if source.blank_lines > 1:
                 self.reject(line + 1, "the line is empty")
         first_line = 2 if self.profile.header else 1
@@ -117,11 +141,15 @@ class _CsvParser:
         if index:
             self._chunk(chunk[: line_offset(chunk, index)], first, keep=False)
 
-    def _chunk(self, chunk: bytes, first: int, *, keep: bool) -> tuple[int, pl.DataFrame, pl.DataFrame]:
+    def _chunk(self, chunk: bytes, first: int, *, keep: bool) -> None:
         """Split, check and validate one chunk of whole lines starting at line ``first``."""
+        self._consume(self._prepare(chunk, first), chunk, first, keep=keep)
+
+    def _prepare(self, chunk: bytes, first: int) -> pl.DataFrame:
+        """The chunk's rows as String columns, the canonical fields named; structure checked."""
         frame = self._split(chunk, first)
         rows = frame.height
-        frame = frame.with_columns(
+        return frame.with_columns(
             pl.int_range(first, first + rows, dtype=pl.Int64).alias("line_number"),
             *[
                 (
@@ -132,17 +160,19 @@ class _CsvParser:
                 for name in F.PARTNER_FIELDS
             ],
         )
+
+    def _consume(
+        self, frame: pl.DataFrame, chunk: bytes, first: int, *, keep: bool
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Check the amounts of a prepared chunk and validate its records."""
         self._check_amounts(frame, chunk, first)
         if not keep:
-            return rows, frame, frame
+            return frame, frame
         raw = [f"column_{i + 1}" for i in range(self.width)]
-        good, bad = F.validate(
-            frame.select("line_number", *F.PARTNER_FIELDS, *raw),
-            self.rules,
-            sponsor_code=self.identity.sponsor_code,
-            business_date=self.identity.business_date,
-            hasher=self.hasher,
-        )
+        frame = frame.select("line_number", *F.PARTNER_FIELDS, *raw)
+        sponsor, day = self.identity.sponsor_code, self.identity.business_date
+        good, bad = F.finish(F.annotate(frame, self.rules), frame.columns, self.rules, sponsor_code=sponsor,
+                             business_date=day, hasher=self.hasher)  # fmt: skip
         collector = f"column_{self.index['collector_number'] + 1}"
         rejected = bad.select(
             pl.lit(records.PARTNER).cast(records.SIDE).alias("side"),
@@ -151,7 +181,7 @@ class _CsvParser:
             "reason",
             raw_line_expr(raw, collector, self.profile.delimiter).alias("raw_line"),
         )
-        return rows, good, rejected
+        return good, rejected
 
     def _split(self, chunk: bytes, first: int) -> pl.DataFrame:
         """The chunk as String columns ``column_1``..``column_n``; a malformed line rejects the file."""
@@ -188,17 +218,12 @@ class _CsvParser:
     def _check_amounts(self, frame: pl.DataFrame, chunk: bytes, first: int) -> None:
         """Miles and the amount must be numbers: otherwise the layout is not what the profile says."""
         amount = F.INTEGER_RE if self.profile.amount_unit == "cents" else F.DECIMAL_RE
-        found = frame.select(
-            (~pl.col("miles").str.contains(F.INTEGER_RE).fill_null(False)).alias("miles"),
-            (~pl.col("dollars").str.contains(amount).fill_null(False)).alias("dollars"),
-        ).select(pl.any_horizontal("miles", "dollars").arg_true().first().alias("i"), "miles", "dollars")
-        index = found["i"][0]
-        if index is None:
+        found = F.first_bad_amount(frame, amount)
+        if found is None:
             return
+        index, name, value = found
         self._prefix(chunk, first, index)
-        name = "miles" if found["miles"][index] else "dollars"
         kind = "an integer" if name == "miles" or self.profile.amount_unit == "cents" else "a decimal number"
-        value = frame[name][index]
         column = self.profile.columns[name]
         shown = "is empty" if value is None else f"{show_text(value)} is not {kind}"
         self.reject(first + index, f"{name} (column {show_text(column)}) {shown}")

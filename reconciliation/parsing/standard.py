@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date, datetime
+from contextlib import closing
+from datetime import datetime
 from decimal import Context, Decimal, localcontext
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import polars as pl
 
@@ -34,18 +35,20 @@ from reconciliation.parsing import (
     describe,
     first_non_ascii,
     line_offset,
-    show_text,
+    prefetch,
 )
 from reconciliation.parsing import fields as F
-from reconciliation.privacy import CollectorHasher, raw_line_expr
+from reconciliation.privacy import CollectorHasher, raw_line_expr, show_text
 
-CHUNK_BYTES = 64 << 20
+CHUNK_BYTES = 32 << 20
 RECORD_FIELDS = {"H1": 6, "H2": 5, "T1": 5, "T2": 5}
 _AN20 = re.compile(r"^[A-Za-z0-9]{1,20}$")
 _COUNT = re.compile(r"^[0-9]{1,18}$")
 _SIGNED = re.compile(r"^-?[0-9]{1,38}$")
 _NET = re.compile(r"^-?[0-9]{1,28}(?:\.[0-9]{1,10})?$")
 _EXACT = Context(prec=100)
+#: Read bytes as they are: no header, no quoting, every value a String.
+_RAW: dict[str, Any] = {"has_header": False, "quote_char": None}
 
 
 class _StandardParser:
@@ -90,16 +93,9 @@ class _StandardParser:
             self._trailers(source.line(t1), source.line(t2), rows)
             if source.blank_lines > 1:
                 self.reject(rows + 6, "the line is empty")
-        good = [g for g, _ in self.parts] or [records.empty_records()]
-        bad = [b for _, b in self.parts] or [records.empty_rejected()]
-        return LayoutResult(
-            sequence=sequence,
-            period_start=period[0],
-            period_end=period[1],
-            detail_count=rows,
-            records=pl.concat(good),
-            rejected=pl.concat(bad),
-        )
+        good = pl.concat([g for g, _ in self.parts] or [records.empty_records()])
+        bad = pl.concat([b for _, b in self.parts] or [records.empty_rejected()])
+        return LayoutResult(sequence, period[0], period[1], rows, good, bad)
 
     def _short_file(self, lines: list[bytes]) -> NoReturn:
         """A file of fewer than 4 records: name its first problem."""
@@ -161,7 +157,7 @@ class _StandardParser:
             self.reject(
                 number, f"H2 sponsor_code {show_text(sponsor)} differs from {self.identity.sponsor_code}"
             )
-        parsed_day = _parse_date(day)
+        parsed_day = F.parse_date_text(day)
         if parsed_day is None:
             self.reject(number, f"H2 business_date {show_text(day)} is not a date")
         if parsed_day != self.identity.business_date:
@@ -214,14 +210,21 @@ class _StandardParser:
 
     def _body(self, source: LineFile, start: int, stop: int) -> int:
         """Parse the D records in [start, stop); returns how many there are."""
-        line = 3
-        for chunk in source.chunks(start, stop, CHUNK_BYTES):
-            rows = self._chunk(chunk, line, keep=True)
-            line += rows
-        return line - 3
+        rows = 0
+        with closing(prefetch(source.chunks(start, stop, CHUNK_BYTES), self._prepare, 3)) as stream:
+            for chunk, first, frame in stream:
+                self._consume(frame, chunk, first, keep=True)
+                rows += frame.height
+        return rows
 
     def _chunk(self, chunk: bytes, first: int, *, keep: bool) -> int:
         """Check, total and validate one chunk of whole D lines starting at line ``first``."""
+        frame = self._prepare(chunk, first)
+        self._consume(frame, chunk, first, keep=keep)
+        return frame.height
+
+    def _prepare(self, chunk: bytes, first: int) -> pl.DataFrame:
+        """The chunk's D records as String columns plus ``line_number``; structure checked."""
         if not chunk.isascii():
             at = first_non_ascii(chunk)
             start = chunk.rfind(b"\n", 0, at) + 1
@@ -237,9 +240,12 @@ class _StandardParser:
             index = int((kinds != "D").fill_null(True).arg_true()[0])
             self._prefix(chunk, first, index)
             self.reject(first + index, self._line_problem(b"", kinds[index]))
-        frame = frame.with_columns(
+        return frame.with_columns(
             pl.int_range(first, first + frame.height, dtype=pl.Int64).alias("line_number")
         )
+
+    def _consume(self, frame: pl.DataFrame, chunk: bytes, first: int, *, keep: bool) -> None:
+        """Validate a prepared chunk, add it to the totals and keep its records."""
         work = F.annotate(frame, self.rules)
         if not (work["ok_miles"].all() and work["ok_dollars"].all()):
             self._check_amounts(work, chunk, first)
@@ -247,16 +253,10 @@ class _StandardParser:
         else:
             self._add_totals(work)
         if keep:
-            good, bad = F.finish(
-                work,
-                frame.columns,
-                self.rules,
-                sponsor_code=self.identity.sponsor_code,
-                business_date=self.identity.business_date,
-                hasher=self.hasher,
-            )
+            sponsor, day = self.identity.sponsor_code, self.identity.business_date
+            good, bad = F.finish(work, frame.columns, self.rules, sponsor_code=sponsor, business_date=day,
+                                 hasher=self.hasher)  # fmt: skip
             self.parts.append((good, self._rejected(bad)))
-        return frame.height
 
     def _prefix(self, chunk: bytes, first: int, index: int) -> None:
         """Check the lines of ``chunk`` above line ``index`` (an earlier problem wins)."""
@@ -279,14 +279,7 @@ class _StandardParser:
         """
         frame: pl.DataFrame | None
         try:
-            frame = pl.read_csv(
-                chunk,
-                separator="%",
-                has_header=False,
-                quote_char=None,
-                schema=self.schema,
-                columns=self.fields_at,
-            )
+            frame = pl.read_csv(chunk, **_RAW, separator="%", schema=self.schema, columns=self.fields_at)
         except pl.exceptions.PolarsError:
             frame = None
         if frame is not None and not self._exact(chunk, frame):
@@ -308,9 +301,7 @@ class _StandardParser:
         if not frame[last].null_count():
             return True
         try:
-            lines = pl.read_csv(
-                chunk, separator="\x01", has_header=False, quote_char=None, schema={"line": pl.String}
-            )
+            lines = pl.read_csv(chunk, **_RAW, separator="\x01", schema={"line": pl.String})
         except pl.exceptions.PolarsError:
             return False
         if lines.height != rows:
@@ -329,33 +320,18 @@ class _StandardParser:
                 if not line:
                     self.reject(first + index, "the line is empty")
                 self.reject(first + index, self._line_problem(line, kind))
-        columns = list(zip(*(raw.removesuffix(b"\r").split(b"%%") for raw in lines), strict=True))
-        return pl.DataFrame(
-            {
-                name: pl.Series(name, [v.decode() or None for v in col], dtype=pl.String)
-                for name, col in zip(self.names, columns, strict=True)
-            }
-        )
+        rows = [[v.decode() or None for v in raw.removesuffix(b"\r").split(b"%%")] for raw in lines]
+        return pl.DataFrame(rows, schema=dict.fromkeys(self.names, pl.String), orient="row")
 
     def _check_amounts(self, work: pl.DataFrame, chunk: bytes, first: int) -> None:
         """Miles and dollars of every D record must be numbers, or totals mean nothing."""
-        bad = work.select(
-            (~pl.col("ok_miles") & ~pl.col("miles").str.contains(F.INTEGER_RE).fill_null(False)).alias(
-                "miles"
-            ),
-            (~pl.col("ok_dollars") & ~pl.col("dollars").str.contains(F.DECIMAL_RE).fill_null(False)).alias(
-                "dollars"
-            ),
-        ).select(pl.any_horizontal("miles", "dollars").arg_true().first().alias("i"), "miles", "dollars")
-        index = bad["i"][0]
-        if index is None:
-            return
-        self._prefix(chunk, first, index)
-        name = "miles" if bad["miles"][index] else "dollars"
-        value = work[name][index]
-        kind = "an integer" if name == "miles" else "a decimal number"
-        shown = f"{name} is empty" if value is None else f"{name} {show_text(value)} is not {kind}"
-        self.reject(first + index, f"D record {shown}, so the control totals cannot be verified")
+        found = F.first_bad_amount(work, F.DECIMAL_RE)
+        if found is not None:
+            index, name, value = found
+            self._prefix(chunk, first, index)
+            kind = "an integer" if name == "miles" else "a decimal number"
+            shown = f"{name} is empty" if value is None else f"{name} {show_text(value)} is not {kind}"
+            self.reject(first + index, f"D record {shown}, so the control totals cannot be verified")
 
     def _add_totals(self, work: pl.DataFrame) -> None:
         """Totals of a chunk whose miles and dollars are all valid (the usual case)."""
@@ -399,16 +375,6 @@ class _StandardParser:
             pl.col("reason"),
             raw_line_expr(list(self.names), "collector_number", "%%").alias("raw_line"),
         )
-
-
-def _parse_date(text: str) -> date | None:
-    for fmt, pattern in (("%Y-%m-%d", r"[0-9]{4}-[0-9]{2}-[0-9]{2}"), ("%Y%m%d", r"[0-9]{8}")):
-        if re.fullmatch(pattern, text):
-            try:
-                return datetime.strptime(text, fmt).date()
-            except ValueError:
-                return None
-    return None
 
 
 def parse_standard(path: Path, identity: FileIdentity, hasher: CollectorHasher) -> LayoutResult:

@@ -174,3 +174,16 @@ def test_records_sorted_and_frames_are_polars(tmp_path: Path) -> None:
     assert isinstance(parsed.records, pl.DataFrame)
     assert parsed.records["line_number"].is_sorted()
     assert parsed.records["trace_id"].to_list() == [f"{i:012d}" for i in range(30)]
+
+
+def test_time_ordered_runs_parse_like_single_values(tmp_path: Path) -> None:
+    stamps = [f"2026-11-20T10:00:{s:02d}-05:00" for s in range(5) for _ in range(6)]
+    stamps[12:18] = ["2026-11-31T10:00:02-05:00"] * 6  # an invalid run
+    details = [d_line("PARTNER", partner_datetime=t) for t in stamps]
+    parsed = parse_file(
+        write(tmp_path, "PARTNER", standard_file("PARTNER", details)), "PARTNER", hash_key=KEY
+    )
+    assert parsed.records["ts"].to_list() == [
+        datetime(2026, 11, 20, 15, 0, s, tzinfo=UTC) for s in range(5) for _ in range(6) if s != 2
+    ]
+    assert parsed.rejected["line_number"].to_list() == list(range(15, 21))
