@@ -165,6 +165,7 @@ def insert_frame(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> int:
             raw.unregister(view)
     elif conn.dialect.name == "postgresql":
         raw = conn.connection.driver_connection
+        assert raw is not None
         buffer = io.BytesIO()
         data.with_columns(
             pl.col(c).dt.to_string("%Y-%m-%dT%H:%M:%S%.f%z")

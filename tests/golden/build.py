@@ -152,7 +152,7 @@ def m(conf: str, **kw) -> tuple[Rec, Rec]:
     return Rec(conf=conf, **kw), Rec(conf=conf, **kw)
 
 
-def build() -> None:  # noqa: PLR0915 - one statement per case reads best
+def build() -> None:
     a, b = m("K1")
     case("key_match", [Day(platform=[a], partner=[b])], [],
          "§4.2: equal (txn_type, confirmation_number) pair; no break.")

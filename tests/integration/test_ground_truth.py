@@ -10,8 +10,8 @@ run's summary must prove conservation.
 from __future__ import annotations
 
 import random
-import tempfile
 import shutil
+import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 

@@ -103,7 +103,7 @@ def test_a_persons_resolution_carries_over_to_the_rerun(warehouse_url: str) -> N
         conn.execute(recon_break.update().values(status="RESOLVED", resolution="WRITTEN_OFF",
                                                  resolved_by="ana@finance", note="rate card typo"))
     assert recon("--date", D1, "--inbox", str(inbox), "--warehouse", warehouse_url) == 0
-    [(key, status, resolution)] = current_breaks(warehouse_url)
+    [(_key, status, resolution)] = current_breaks(warehouse_url)
     assert (status, resolution) == ("RESOLVED", "WRITTEN_OFF")
 
 
