@@ -1,0 +1,12 @@
+"""Airflow-facing glue of the AM Cash reconciliation; all the logic lives in ``reconciliation``.
+
+- ``connections``: Airflow connections and Variables -> settings, warehouse URL, SFTP endpoint;
+- ``sensors``: wait for a sponsor-day's two files (poke or deferrable);
+- ``tasks``: the per-sponsor task bodies (plan, wait, download, reconcile, upload);
+- ``night``: the fan-in (daily-limit sweep, night summary and verdict);
+- ``notify``: the failure callback (email or webhook, off by default).
+
+Every module imports the reconciliation engine (Polars, paramiko, SQLAlchemy)
+inside functions only, so parsing the DAG stays fast and never connects
+anywhere.
+"""

@@ -1,0 +1,142 @@
+"""The fan-in of the AM Cash DAG: the cross-sponsor daily-limit sweep and the night's summary.
+
+Both run when every sponsor is done, whatever happened to each, because the
+morning's reader wants one place that says which sponsors reconciled, with
+how many breaks and how much money at stake, and which did not and why. The
+summary is also the night's verdict: it fails when a planned sponsor has no
+successful run, so a partial night is never green.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from amcash_plugin.tasks import fail, settings
+
+log = logging.getLogger(__name__)
+
+
+def as_list(outcomes: Any) -> list[dict[str, Any]]:
+    """The mapped reconcile results as a list (Airflow hands over a lone dict when one sponsor ran)."""
+    if outcomes is None:
+        return []
+    if isinstance(outcomes, dict):
+        return [outcomes]
+    return [o for o in outcomes if o]
+
+
+def limit_sweep(jobs: list[dict[str, Any]], outcomes: Any) -> dict[str, Any]:
+    """Run the pipeline's cross-sponsor daily-limit sweep for the night's dates, when it has one.
+
+    Each run already checks the limit for the limit days it completes (spec
+    §4 rule 10); a separate sweep, when the pipeline offers one, catches limit
+    days completed by sponsors that finished in another order.
+    """
+    from reconciliation import pipeline
+
+    sweep = getattr(pipeline, "limit_sweep", None)
+    if sweep is None:
+        log.info("the daily limit was checked by each run as it committed; no separate sweep to run")
+        return {"swept": False}
+    conf = settings()
+    done = []
+    for day in sorted({job["business_date"] for job in jobs}):
+        result = sweep(conf, date.fromisoformat(day))
+        log.info("daily-limit sweep of %s: %s", day, result)
+        done.append({"business_date": day, "result": str(result)})
+    return {"swept": True, "days": done}
+
+
+def night_summary(jobs: list[dict[str, Any]], outcomes: Any) -> dict[str, Any]:
+    """Log the night per sponsor, refresh the night report, and fail if any sponsor did not succeed."""
+    import sqlalchemy as sa
+
+    from reconciliation.pipeline import warehouse
+    from reconciliation.warehouse.schema import recon_break, recon_run
+
+    conf = settings()
+    engine = warehouse(conf)
+    by_sponsor = {(o["sponsor"], o["business_date"]): o for o in as_list(outcomes)}
+    rows, problems = [], []
+    with engine.connect() as conn:
+        for job in jobs:
+            sponsor, day = job["sponsor"], date.fromisoformat(job["business_date"])
+            runs = conn.execute(sa.select(recon_run).where(
+                recon_run.c.sponsor_code == sponsor, recon_run.c.business_date == day,
+            ).order_by(recon_run.c.version.desc())).mappings().all()
+            current = next((r for r in runs if r["is_current"]), None)
+            latest = runs[0] if runs else None
+            breaks: dict[str, int] = {}
+            money = Decimal("0")
+            if current is not None:
+                for kind, count, stake in conn.execute(
+                        sa.select(recon_break.c.break_type, sa.func.count(),
+                                  sa.func.coalesce(sa.func.sum(sa.func.abs(recon_break.c.delta_dollars)), 0))
+                        .where(recon_break.c.run_id == current["run_id"])
+                        .group_by(recon_break.c.break_type)):
+                    breaks[kind] = int(count)
+                    money += Decimal(str(stake))
+            outcome = by_sponsor.get((sponsor, job["business_date"]))
+            row = {"sponsor": sponsor, "business_date": job["business_date"],
+                   "status": outcome["status"] if outcome else (latest["status"] if latest else "NOT RUN"),
+                   "current_version": current["version"] if current else None,
+                   "breaks": sum(breaks.values()), "by_type": breaks, "money_at_stake": str(money)}
+            rows.append(row)
+            if outcome is None:
+                reason = latest["error"] if latest is not None and latest["status"] != "SUCCEEDED" else \
+                    "no run recorded tonight (see the sponsor's task logs)"
+                problems.append(f"{sponsor} {row['status'] if latest else 'NOT RUN'}: {reason}")
+            for later in (outcome or {}).get("cascade", []):
+                if later["status"] != "SUCCEEDED":
+                    problems.append(f"{sponsor} {later['business_date']} (cascade) {later['status']}: "
+                                    f"{later['error']}")
+    _log_table(rows)
+    reports = _night_reports(engine, conf, jobs)
+    summary = {"sponsors": rows, "reports": reports, "problems": problems}
+    _write(conf, jobs, summary)
+    if problems:
+        fail(f"the night is incomplete: {'; '.join(problems)}")
+    return summary
+
+
+def _log_table(rows: list[dict[str, Any]]) -> None:
+    log.info("%-7s %-10s %-13s %3s %7s %14s  %s", "sponsor", "date", "status", "v", "breaks", "at stake",
+             "by type")
+    for r in rows:
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(r["by_type"].items())) or "-"
+        log.info("%-7s %-10s %-13s %3s %7d %14s  %s", r["sponsor"], r["business_date"], r["status"],
+                 r["current_version"] or "-", r["breaks"], f"${Decimal(r['money_at_stake']):,.2f}", kinds)
+
+
+def _night_reports(engine: Any, conf: Any, jobs: list[dict[str, Any]]) -> dict[str, str]:
+    """Refresh the reports module's night view of each date, when the module is installed."""
+    import importlib
+
+    try:
+        night = importlib.import_module("reconciliation.reports.night")
+    except ModuleNotFoundError:
+        return {}
+    writer = getattr(night, "write_night", None)
+    if writer is None:
+        return {}
+    out = {}
+    for day in sorted({job["business_date"] for job in jobs}):
+        sponsors = sorted({job["sponsor"] for job in jobs if job["business_date"] == day})
+        try:
+            out[day] = str(writer(engine, conf, date.fromisoformat(day), conf.reports_dir, sponsors))
+            log.info("night report of %s: %s", day, out[day])
+        except Exception:  # a report is not worth failing the verdict for
+            log.exception("the night report of %s could not be written", day)
+    return out
+
+
+def _write(conf: Any, jobs: list[dict[str, Any]], summary: dict[str, Any]) -> None:
+    days = sorted({job["business_date"] for job in jobs})
+    path = conf.reports_dir / "night" / f"{days[0] if days else 'none'}-summary.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    log.info("night summary written to %s", path)
