@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import polars as pl
 import pytest
@@ -35,7 +35,7 @@ SPONSORS = ["ABCD", "EFGH", "WXYZ"]
 
 
 class Hooks(http.server.BaseHTTPRequestHandler):
-    received: list[dict[str, Any]] = []
+    received: ClassVar[list[dict[str, Any]]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -145,7 +145,8 @@ def test_night_over_sftp_equals_ground_truth(reconciled: list[Any], stage: dict[
     assert found_breaks(stage["url"]) == expected
     assert all(r["triggered_by"].startswith("airflow:") for r in rows)
     archived = sorted(p.name for p in (stage["state"] / "archive").rglob("*") if p.is_file())
-    assert archived == sorted(p.name for p in stage["night"].iterdir() if p.name.startswith(("AMCASH", "POSLOG")))
+    sent = sorted(p.name for p in stage["night"].iterdir() if p.name.startswith(("AMCASH", "POSLOG")))
+    assert archived == sent
     results = sorted(p.name for p in stage["server"].outbox.iterdir())
     assert len(results) == 6 and not any(".part-" in name for name in results)
 
