@@ -53,16 +53,6 @@ class InputFile:
     profile: str
 
 
-def platform_pattern() -> str:
-    """The platform file name pattern."""
-    return PLATFORM_PATTERN
-
-
-def standard_partner_pattern() -> str:
-    """The partner file name pattern of the standard layout."""
-    return PARTNER_PATTERN
-
-
 @lru_cache(maxsize=64)
 def compile_pattern(pattern: str) -> re.Pattern[str]:
     """An anchored regex for a ``{sponsor}``/``{date}``/``{seq}`` file name pattern."""

@@ -24,7 +24,7 @@ import polars as pl
 from reconciliation import records
 from reconciliation.config import CsvProfile
 from reconciliation.errors import FileRejected
-from reconciliation.inbox import match_name, platform_pattern, standard_partner_pattern
+from reconciliation.inbox import PARTNER_PATTERN, PLATFORM_PATTERN, match_name
 from reconciliation.privacy import CollectorHasher
 
 __all__ = ["ParsedFile", "parse_file"]
@@ -104,12 +104,8 @@ def identify(
     name = path.name
     if side not in records.SIDES:
         raise ValueError(f"side must be PARTNER or PLATFORM, not {side!r}")
-    if profile is not None:
-        pattern = profile.file_pattern
-    elif side == records.PLATFORM:
-        pattern = platform_pattern()
-    else:
-        pattern = standard_partner_pattern()
+    standard = PLATFORM_PATTERN if side == records.PLATFORM else PARTNER_PATTERN
+    pattern = profile.file_pattern if profile is not None else standard
     found = match_name(pattern, name)
     if found is None:
         if sponsor_code is None or business_date is None:
@@ -123,31 +119,45 @@ def identify(
     return FileIdentity(name, side, sponsor, day, sequence)
 
 
-def file_sha256(path: Path) -> tuple[threading.Thread, list[str]]:
-    """Start hashing a file in a thread; the hex digest lands in the list.
+class FileDigest(threading.Thread):
+    """SHA-256 of a file, computed in a thread beside the parse.
 
     Hashing 1.5 GB takes about a second and releases the GIL, so it runs
-    beside the parse instead of before it.
+    while the parser works instead of before it; ``cancel`` stops it when
+    the parse fails.
     """
-    out: list[str] = []
 
-    def run() -> None:
+    def __init__(self, path: Path) -> None:
+        super().__init__(name=f"sha256-{path.name}", daemon=True)
+        self.path = path
+        self.cancelled = threading.Event()
+        self.error: BaseException | None = None
+        self.hexdigest = ""
+
+    def run(self) -> None:
         digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            while block := handle.read(8 << 20):
-                digest.update(block)
-        out.append(digest.hexdigest())
+        try:
+            with open(self.path, "rb") as handle:
+                while not self.cancelled.is_set() and (block := handle.read(8 << 20)):
+                    digest.update(block)
+        except OSError as exc:
+            self.error = exc
+        self.hexdigest = digest.hexdigest()
 
-    thread = threading.Thread(target=run, name=f"sha256-{path.name}", daemon=True)
-    thread.start()
-    return thread, out
+    def cancel(self) -> None:
+        self.cancelled.set()
+        self.join()
+
+    def result(self) -> str:
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return self.hexdigest
 
 
 def sort_lines(frame: pl.DataFrame) -> pl.DataFrame:
     """Guarantee line order (chunks are built in order, but never rely on it silently)."""
-    if frame.height and not frame["line_number"].is_sorted():
-        return frame.sort("line_number")
-    return frame
+    return frame.sort("line_number") if not frame["line_number"].is_sorted() else frame
 
 
 def parse_file(
@@ -179,17 +189,21 @@ def parse_file(
     path = Path(path)
     identity = identify(path, side, profile, sponsor_code, business_date)
     hasher = hasher_for(hash_key)
-    thread, digest = file_sha256(path)
-    if profile is None:
-        parsed = parse_standard(path, identity, hasher)
-    else:
-        parsed = parse_csv(path, identity, profile, hasher)
-    thread.join()
+    digest = FileDigest(path)
+    digest.start()
+    try:
+        if profile is None:
+            parsed = parse_standard(path, identity, hasher)
+        else:
+            parsed = parse_csv(path, identity, profile, hasher)
+    except BaseException:
+        digest.cancel()
+        raise
     return ParsedFile(
         side=side,
         path=path,
         file_name=identity.file_name,
-        sha256=digest[0],
+        sha256=digest.result(),
         sponsor_code=identity.sponsor_code,
         business_date=identity.business_date,
         sequence=parsed.sequence,

@@ -247,16 +247,19 @@ class _StandardParser:
     def _consume(self, frame: pl.DataFrame, chunk: bytes, first: int, *, keep: bool) -> None:
         """Validate a prepared chunk, add it to the totals and keep its records."""
         work = F.annotate(frame, self.rules)
+        valid = bool(work["_ok"].all())
         if not (work["ok_miles"].all() and work["ok_dollars"].all()):
             self._check_amounts(work, chunk, first)
             self._add_totals_exact(work)
-        else:
-            self._add_totals(work)
+        elif not (valid and keep):
+            self._sum(work, pl.col("miles").cast(pl.Int64), pl.col("dollars").cast(records.MONEY), 2)
         if keep:
             sponsor, day = self.identity.sponsor_code, self.identity.business_date
             good, bad = F.finish(work, frame.columns, self.rules, sponsor_code=sponsor, business_date=day,
                                  hasher=self.hasher)  # fmt: skip
             self.parts.append((good, self._rejected(bad)))
+            if valid:  # every record is in ``good``, amounts already converted
+                self._sum(good, pl.col("miles"), pl.col("dollars"), 2)
 
     def _prefix(self, chunk: bytes, first: int, index: int) -> None:
         """Check the lines of ``chunk`` above line ``index`` (an earlier problem wins)."""
@@ -271,11 +274,7 @@ class _StandardParser:
     def _split(self, chunk: bytes, first: int) -> pl.DataFrame:
         """The chunk as String columns rt + fields, or the first malformed line rejected.
 
-        The fast path reads only the field columns. It is exact when the chunk
-        has ``lines x 2 x (fields - 1)`` percent signs, every line has at least
-        that many (its last field column exists: checked for the lines where
-        it is empty), and the skipped in-between columns are empty (by
-        length: whatever is not a field, a ``%`` or a line break is in them).
+        The fast path reads only the field columns; ``_exact`` proves it right.
         """
         frame: pl.DataFrame | None
         try:
@@ -289,13 +288,18 @@ class _StandardParser:
         return frame.rename(dict(zip(frame.columns, self.names, strict=True)))
 
     def _exact(self, chunk: bytes, frame: pl.DataFrame) -> bool:
-        rows = frame.height
-        percents = chunk.count(b"%")
-        if percents != rows * 2 * (self.width - 1):
-            return False
+        """Whether the fast split is the exact ``%%`` split of every line.
+
+        A line whose last field column is not null has at least the
+        ``2 x (fields - 1)`` percent signs of a full record; the others are
+        counted one by one. Then the bytes add up only if every line has
+        exactly that many and the skipped in-between columns are empty:
+        chunk length = field lengths + percent signs + line breaks.
+        """
+        rows, width = frame.height, 2 * (self.width - 1)
         breaks = rows + (chunk.count(b"\r\n") if b"\r" in chunk else 0)
         lengths = frame.select(pl.sum_horizontal(pl.all().str.len_bytes().sum())).item()
-        if lengths + percents + breaks != len(chunk):
+        if lengths + rows * width + breaks != len(chunk):
             return False
         last = frame.columns[-1]
         if not frame[last].null_count():
@@ -307,7 +311,7 @@ class _StandardParser:
         if lines.height != rows:
             return False
         short = lines.filter(frame[last].is_null())["line"]
-        return bool((short.str.count_matches("%", literal=True) == 2 * (self.width - 1)).all())
+        return bool((short.str.count_matches("%", literal=True) == width).all())
 
     def _slow_split(self, chunk: bytes, first: int) -> pl.DataFrame:
         """Find the first line with a structural problem; else split the chunk exactly."""
@@ -332,10 +336,6 @@ class _StandardParser:
             kind = "an integer" if name == "miles" else "a decimal number"
             shown = f"{name} is empty" if value is None else f"{name} {show_text(value)} is not {kind}"
             self.reject(first + index, f"D record {shown}, so the control totals cannot be verified")
-
-    def _add_totals(self, work: pl.DataFrame) -> None:
-        """Totals of a chunk whose miles and dollars are all valid (the usual case)."""
-        self._sum(work, pl.col("miles").cast(pl.Int64), pl.col("dollars").cast(records.MONEY), 2)
 
     def _add_totals_exact(self, work: pl.DataFrame) -> None:
         """Totals when some amounts are integers or decimals of any size or scale."""

@@ -325,3 +325,8 @@ def test_unpatterned_name_is_accepted_when_the_caller_says_whose_file(tmp_path: 
     parsed = parse_file(path, Q, hash_key=KEY, sponsor_code="ABCD", business_date=date(2026, 11, 20))
     assert parsed.sequence == 1 and parsed.records.height == 1
     assert PARTNER_NAME not in parsed.file_name
+
+
+def test_missing_file_is_an_os_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        parse_file(tmp_path / PLATFORM_NAME, P, hash_key=KEY)
