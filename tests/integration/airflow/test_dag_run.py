@@ -185,3 +185,16 @@ def test_missing_file_is_missing_input_and_others_carry_on(reconciled: list[Any]
     assert "no partner file and platform file for sponsor NOPE" in nope["error"]
     texts = [hook["text"] for hook in Hooks.received]
     assert any("sponsor_day.reconcile[1]" in t and "MISSING_INPUT" in t for t in texts), texts
+
+
+def test_deferrable_wait_hands_over_to_the_trigger(reconciled: list[Any], stage: dict[str, Any],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.integration.airflow.conftest import REPO
+
+    monkeypatch.setenv("AIRFLOW_VAR_AMCASH_DEFERRABLE", "true")
+    dag = DagBag(dag_folder=str(REPO / "dags")).dags["amcash_reconciliation"]
+    assert dag.get_task("sponsor_day.wait_for_files").deferrable
+    run = dag.test(run_conf={"business_date": str(START), "sponsors": ["EFGH"]})
+    assert run.state == "success", states(run)
