@@ -14,6 +14,7 @@ browser; offline they are unstyled but complete.
 
 from __future__ import annotations
 
+import copy
 import re
 import shutil
 from datetime import UTC, datetime
@@ -39,6 +40,9 @@ def render_data_docs(reports: list[Any], out_dir: Path) -> Path:
     quiet_gx()
     gx_context()  # imports GX once per process, with its settings
     import great_expectations as gx
+    from great_expectations.core.expectation_validation_result import (
+        ExpectationSuiteValidationResultSchema,
+    )
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier,
@@ -60,15 +64,19 @@ def render_data_docs(reports: list[Any], out_dir: Path) -> Path:
     for report in reports:
         if report.gx_result is None or report.gx_suite is None:
             continue
-        if report.gx_suite.name not in added:
-            context.suites.add(gx.ExpectationSuite(**_suite_dict(report.gx_suite)))
-            added.add(report.gx_suite.name)
+        suite = _suite_dict(report.gx_suite)
+        if suite["name"] not in added:
+            context.suites.add(gx.ExpectationSuite(**suite))
+            added.add(suite["name"])
         key = ValidationResultIdentifier(
-            expectation_suite_identifier=ExpectationSuiteIdentifier(name=report.gx_suite.name),
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite["name"]),
             run_id=RunIdentifier(run_name=report.run_name or "validation", run_time=now),
             batch_identifier=report.file_name,
         )
-        context.validation_results_store.set(key, report.gx_result)
+        result = report.gx_result
+        if isinstance(result, dict):  # a report that travelled as JSON
+            result = ExpectationSuiteValidationResultSchema().load(result)
+        context.validation_results_store.set(key, result)
     context.build_data_docs(site_names=[SITE])
     _prune_static(out_dir)
     return out_dir / "index.html"
@@ -85,7 +93,7 @@ def _clear(site: Path) -> None:
 
 def _suite_dict(suite: Any) -> dict[str, Any]:
     """A suite's definition without its identity, so a fresh context can own a copy."""
-    data: dict[str, Any] = suite.to_json_dict()
+    data: dict[str, Any] = copy.deepcopy(suite if isinstance(suite, dict) else suite.to_json_dict())
     data.pop("id", None)
     for expectation in data.get("expectations", []):
         expectation.pop("id", None)

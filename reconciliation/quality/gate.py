@@ -15,6 +15,7 @@ over as integer cents, which is exact and numeric.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ STRING_COLUMNS = ("txn_type", "confirmation_number", "store_id", "device_id", "t
                   "origin", "sponsor_code")
 #: Columns GX sees NumPy-backed: its range checks are vectorized only for NumPy dtypes.
 NUMERIC_COLUMNS = ("ts", "units", "miles", "dollars_cents", "expected_miles", "expected_cents")
+#: How ``validated_at`` travels in :meth:`QualityReport.to_json`.
+ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%z"
 #: How many unexpected values GX collects per expectation (distinct ones are kept).
 PARTIAL_COUNT = 20
 
@@ -55,8 +58,9 @@ class QualityReport:
         seconds: Wall time of the validation (conversion included).
         run_name: Label of the validation in Data Docs (``run-<id>`` when known).
         findings: (severity, success, sentence) per expectation, in suite order.
-        gx_result: GX's ``ExpectationSuiteValidationResult``, for Data Docs.
-        gx_suite: The GX suite, for Data Docs.
+        gx_result: GX's ``ExpectationSuiteValidationResult`` (or its JSON dict
+            after :meth:`from_json`), for Data Docs.
+        gx_suite: The GX suite (or its JSON dict), for Data Docs.
     """
 
     side: str
@@ -86,6 +90,36 @@ class QualityReport:
         if not failures:
             return None
         return f"{self.file_name} failed data-quality checks: {'; '.join(failures)}."
+
+    def to_json(self) -> str:
+        """The whole report as JSON, to hand it from one Airflow task to the next.
+
+        The GX objects travel as their JSON dicts (about 20 kB per file), so
+        the receiving task can render Data Docs without validating again.
+        """
+        rows = self.results.with_columns(pl.col("validated_at").dt.to_string(ISO_FORMAT))
+        return json.dumps({
+            "side": self.side, "file_name": self.file_name, "suite_name": self.suite_name,
+            "seconds": self.seconds, "run_name": self.run_name, "findings": self.findings,
+            "results": rows.to_dicts(),
+            "gx_result": _json_dict(self.gx_result), "gx_suite": _json_dict(self.gx_suite),
+        }, default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> QualityReport:
+        """A report from :meth:`to_json`, without importing GX."""
+        data = json.loads(text)
+        rows = pl.DataFrame(data["results"], schema={**res.RESULT_SCHEMA, "validated_at": pl.String()})
+        results = rows.with_columns(
+            pl.col("validated_at").str.to_datetime(ISO_FORMAT, time_unit="us", time_zone="UTC"))
+        return cls(side=data["side"], file_name=data["file_name"], results=results,
+                   suite_name=data["suite_name"], seconds=data["seconds"], run_name=data["run_name"],
+                   findings=[(str(s), bool(ok), str(t)) for s, ok, t in data["findings"]],
+                   gx_result=data["gx_result"], gx_suite=data["gx_suite"])
+
+
+def _json_dict(value: Any) -> Any:
+    return value.to_json_dict() if hasattr(value, "to_json_dict") else value
 
 
 def validate_file(parsed: Any, settings: Settings, *, run_id: int | None = None,

@@ -40,3 +40,15 @@ def test_a_later_render_replaces_the_earlier_one(tmp_path: Path) -> None:
 def test_validate_file_renders_docs_when_asked(tmp_path: Path) -> None:
     validate_file(parsed_file(PLATFORM), Settings(), docs_dir=tmp_path / "docs")
     assert "amcash_platform_standard" in (tmp_path / "docs" / "index.html").read_text()
+
+
+def test_a_report_travels_as_json_and_still_renders(tmp_path: Path) -> None:
+    from reconciliation.quality.gate import QualityReport
+
+    bad = set_rows(clean_records(PLATFORM), 3, store_id="12A4")
+    report = validate_file(parsed_file(PLATFORM, bad), Settings(), run_id=5)
+    back = QualityReport.from_json(report.to_json())
+    assert back.results.equals(report.results)
+    assert (back.error, back.warnings, back.suite_name) == (report.error, report.warnings, report.suite_name)
+    html = render_data_docs([back], tmp_path / "docs").read_text()
+    assert report.suite_name in html and report.file_name in html
