@@ -10,7 +10,8 @@ in where credentials come from.
 Variables (Airflow Variables, or ``AIRFLOW_VAR_*`` environment variables):
 
 - ``amcash_config``: path of the reconciliation YAML (else ``$RECON_CONFIG``);
-- ``amcash_state_dir``: state directory when the YAML has none (default ``$AIRFLOW_HOME/amcash``);
+- ``amcash_state_dir``: state directory, overriding the YAML's (default ``$AIRFLOW_HOME/amcash``
+  without a YAML): in a cluster, a volume every worker shares;
 - ``amcash_warehouse_conn_id`` / ``amcash_sftp_conn_id``: connection ids (defaults below).
 """
 
@@ -90,6 +91,9 @@ def load_settings() -> Settings:
 
     path = variable("amcash_config") or os.environ.get("RECON_CONFIG")
     settings = load_settings(path) if path else SettingsType(state_dir=_default_state_dir())
+    state_dir = variable("amcash_state_dir")
+    if state_dir:  # where state lives is the deployment's choice (a volume shared by the workers)
+        settings = replace(settings, state_dir=Path(state_dir))
     conn = connection(variable("amcash_warehouse_conn_id") or WAREHOUSE_CONN_ID)
     if conn is not None:
         settings = replace(settings, warehouse_url=warehouse_url(conn))
@@ -102,9 +106,6 @@ def load_settings() -> Settings:
 
 
 def _default_state_dir() -> Path:
-    configured = variable("amcash_state_dir")
-    if configured:
-        return Path(configured)
     return Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow")) / "amcash"
 
 
