@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import resource
 import time
 from pathlib import Path
@@ -189,7 +190,9 @@ def main() -> None:
         ("parse_file PARTNER", "parse", [(str(partner), "PARTNER")]),
         ("parse_file both, one process", "parse", both),
     ]
+    load = os.getloadavg()[0]
     results = {label: measure(task, task_args) for label, task, task_args in runs}
+    print(f"{os.cpu_count()} CPUs; load average {load:.1f} before, {os.getloadavg()[0]:.1f} after\n")
     header = (
         f"{'measurement':<30} {'records':>12} {'wall s':>8} {'cpu s':>8} {'records/s':>12} {'peak RSS':>10}"
     )
