@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,9 @@ log = logging.getLogger(__name__)
 DATASOURCE = "amcash"
 ASSET = "records"
 BATCH = "whole_file"
+
+#: GX contexts are not thread-safe; validations in one process take turns.
+GX_LOCK = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -48,9 +52,14 @@ def quiet_gx() -> None:
     os.environ["GX_ANALYTICS_ENABLED"] = "false"
 
 
-@functools.cache
 def gx_context() -> GxHandles:
     """The process's GX context, with one pandas datasource for in-memory records."""
+    with GX_LOCK:
+        return _create()
+
+
+@functools.cache
+def _create() -> GxHandles:
     quiet_gx()
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig

@@ -35,10 +35,23 @@ def render_data_docs(reports: list[Any], out_dir: Path) -> Path:
     Returns:
         The path of the site's ``index.html``.
     """
-    from reconciliation.quality.context import gx_context, quiet_gx
+    from reconciliation.quality.context import GX_LOCK, gx_context
 
-    quiet_gx()
-    gx_context()  # imports GX once per process, with its settings
+    out_dir = Path(out_dir).resolve()
+    with GX_LOCK:
+        validating = gx_context().context  # imports GX once per process, with its settings
+        try:
+            _build_site(reports, out_dir)
+        finally:  # gx.get_context() made the throwaway context GX's current one
+            from great_expectations.data_context.data_context.context_factory import project_manager
+
+            project_manager.set_project(validating)
+    _prune_static(out_dir)
+    return out_dir / "index.html"
+
+
+def _build_site(reports: list[Any], out_dir: Path) -> None:
+    """Build the site from a throwaway context holding only these reports."""
     import great_expectations as gx
     from great_expectations.core.expectation_validation_result import (
         ExpectationSuiteValidationResultSchema,
@@ -49,7 +62,6 @@ def render_data_docs(reports: list[Any], out_dir: Path) -> Path:
         ValidationResultIdentifier,
     )
 
-    out_dir = Path(out_dir).resolve()
     _clear(out_dir)
     context = gx.get_context(mode="ephemeral")
     site: dict[str, Any] = {
@@ -78,8 +90,6 @@ def render_data_docs(reports: list[Any], out_dir: Path) -> Path:
             result = ExpectationSuiteValidationResultSchema().load(result)
         context.validation_results_store.set(key, result)
     context.build_data_docs(site_names=[SITE])
-    _prune_static(out_dir)
-    return out_dir / "index.html"
 
 
 def _clear(site: Path) -> None:

@@ -141,7 +141,7 @@ def validate_file(parsed: Any, settings: Settings, *, run_id: int | None = None,
     Raises:
         ConfigError: ``settings.validation`` holds an unknown or invalid key.
     """
-    from reconciliation.quality.context import gx_context
+    from reconciliation.quality.context import GX_LOCK, gx_context
 
     policy = policy_from(settings.validation)
     started = time.perf_counter()
@@ -151,10 +151,11 @@ def validate_file(parsed: Any, settings: Settings, *, run_id: int | None = None,
     records: pl.DataFrame = parsed.records
     params = _parameters(parsed, settings, policy)
     frame = gx_frame(records, settings)
-    batch = gx_context().batch_definition.get_batch(batch_parameters={"dataframe": frame})
-    outcome = batch.validate(suite, expectation_parameters=params,
-                             result_format={"result_format": "BASIC",
-                                            "partial_unexpected_count": PARTIAL_COUNT})
+    with GX_LOCK:
+        batch = gx_context().batch_definition.get_batch(batch_parameters={"dataframe": frame})
+        outcome = batch.validate(suite, expectation_parameters=params,
+                                 result_format={"result_format": "BASIC",
+                                                "partial_unexpected_count": PARTIAL_COUNT})
     res.scrub(outcome)
     rows, findings = res.interpret(outcome, checks, side=side, file_name=parsed.file_name,
                                    params=params, policy=policy, height=records.height)

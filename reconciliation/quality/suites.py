@@ -180,9 +180,12 @@ def gx_suite(side: str, profile: CsvProfile | None, policy: QualityPolicy) -> tu
     Cached per (side, profile layout, policy): building a suite costs
     milliseconds, but a night validates many files with the same few suites.
     """
+    from reconciliation.quality.context import GX_LOCK
+
     columns = frozenset(profile.columns) if profile is not None else None
     name = profile.name if profile is not None else None
-    return _build(side, name, columns, policy)
+    with GX_LOCK:
+        return _build(side, name, columns, policy)
 
 
 @functools.lru_cache(maxsize=64)

@@ -28,6 +28,17 @@ def test_data_docs_contain_the_runs_validations(tmp_path: Path) -> None:
     assert size < 1_000_000  # GX's unreferenced help GIFs and fonts are pruned
 
 
+def test_rendering_leaves_the_validation_context_current(tmp_path: Path) -> None:
+    from great_expectations.data_context.data_context.context_factory import project_manager
+
+    from reconciliation.quality.context import gx_context
+
+    render_data_docs([validate_file(parsed_file(PLATFORM), Settings())], tmp_path / "docs")
+    assert project_manager.get_current_project() is gx_context().context
+    strict = Settings(validation={"duplicate_warn_fraction": 0.5})  # a new suite, built after rendering
+    assert validate_file(parsed_file(PARTNER), strict).error is None
+
+
 def test_a_later_render_replaces_the_earlier_one(tmp_path: Path) -> None:
     site = tmp_path / "site"
     render_data_docs([validate_file(parsed_file(PLATFORM), Settings(), run_id=1)], site)
