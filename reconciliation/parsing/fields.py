@@ -207,8 +207,11 @@ COLLECTOR_RE = r"^(?:[0-9]{1,19}|\*{1,15}[0-9]{4})$"
 
 
 def digits(column: pl.Expr, low: int, high: int) -> pl.Expr:
-    """``low``-``high`` ASCII digits; false for null. Cheaper than a regex: the
-    integer cast refuses everything but digits and a leading ``+``."""
+    """``low``-``high`` ASCII digits; false for null.
+
+    Cheaper than a regex: the integer cast refuses everything but digits and
+    a leading ``+``, which is refused separately.
+    """
     length = column.str.len_bytes()
     return (
         length.is_between(low, high)

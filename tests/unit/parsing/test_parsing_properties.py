@@ -136,3 +136,14 @@ def test_valid_records_round_trip(case: tuple[str, list[dict[str, object]]]) -> 
 def test_vectorized_and_scalar_datetime_parsers_agree(text: str) -> None:
     vectorized = standard_datetimes(pl.Series("t", [text, "2026-11-20T10:00:00Z"]))[0]
     assert vectorized == parse_datetime_text(text)
+
+
+def test_many_distinct_fractions_take_the_split_path() -> None:
+    texts = [
+        f"2026-11-20T10:{i % 60:02d}:{i % 59:02d}.{i:06d}{['Z', '-05:00', '+0130', ''][i % 4]}"
+        for i in range(1500)
+    ]
+    texts += ["2026-11-20T10:00:00.1234567Z", "2026-11-20T10:00:00.12+25:00", None]  # type: ignore[list-item]
+    got = standard_datetimes(pl.Series("t", texts)).to_list()
+    assert got == [None if t is None else parse_datetime_text(t) for t in texts]
+    assert got[-3:] == [None, None, None] and None not in got[:-3]
