@@ -122,8 +122,11 @@ def test_dollars_are_exact(tmp_path: Path, amount: str) -> None:
     assert parse_file(path, "PLATFORM", hash_key=KEY).records["dollars"].to_list() == [Decimal(amount)]
 
 
-def test_many_chunks_keep_line_order_and_totals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(standard, "CHUNK_BYTES", 700)
+@pytest.mark.parametrize("chunk", [700, 50])  # 50: every line is longer than a chunk
+def test_many_chunks_keep_line_order_and_totals(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    monkeypatch.setattr(standard, "CHUNK_BYTES", chunk)
     details = [
         d_line(
             "PLATFORM",
