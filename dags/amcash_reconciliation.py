@@ -26,7 +26,7 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import CronTriggerTimetable, Param, TriggerRule, dag, task, task_group
+from airflow.sdk import CronTriggerTimetable, Param, TriggerRule, conf, dag, task, task_group
 from amcash_plugin import night, tasks
 from amcash_plugin.notify import on_failure
 from amcash_plugin.sensors import SponsorFilesSensor
@@ -42,7 +42,8 @@ TIMEZONE = setting("amcash_timezone", "Etc/GMT+5")  # fixed EST (UTC-05:00), the
 RETRIES = int(setting("amcash_retries", "3"))
 RETRY_DELAY = timedelta(seconds=int(setting("amcash_retry_delay_seconds", "60")))
 POKE_SECONDS = int(setting("amcash_poke_seconds", "300"))
-DEFERRABLE = setting("amcash_deferrable", os.environ.get("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "false"))
+DEFERRABLE = setting("amcash_deferrable", str(conf.getboolean("operators", "default_deferrable",
+                                                              fallback=False))).lower() == "true"
 PARALLEL_RUNS = int(setting("amcash_parallel_runs", "4"))
 
 default_args: dict[str, Any] = {
@@ -96,7 +97,7 @@ def amcash_reconciliation() -> None:
     def sponsor_day(job: Any) -> Any:
         waited = SponsorFilesSensor(task_id="wait_for_files", job=job, mode="reschedule",
                                     poke_interval=POKE_SECONDS, timeout=timedelta(hours=24),
-                                    deferrable=DEFERRABLE.lower() == "true")
+                                    deferrable=DEFERRABLE)
         fetched = download(job)
         outcome = reconcile(job, fetched)
         waited >> fetched
