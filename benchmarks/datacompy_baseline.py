@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from procstat import child_main, cpu_seconds, hwm_kb  # noqa: E402
+from procstat import child_main, cpu_seconds, hwm_kb
 
 WIDTH = {"PLATFORM": 15, "PARTNER": 13}
 FIELDS = {

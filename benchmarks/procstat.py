@@ -18,9 +18,10 @@ import os
 import resource
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 
 def _status_kb(field: str) -> int:
@@ -118,7 +119,7 @@ def child_main(run: Any) -> None:
         result = run(args)
         result.setdefault("peak_kb", hwm_kb())
         result["ok"] = True
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which decides
+    except BaseException as exc:
         import traceback
 
         result = {"ok": False, "error": f"{type(exc).__name__}: {exc}",

@@ -1,0 +1,528 @@
+"""``make bench``: the pipeline against a floor and two baselines, on the same files, in one run.
+
+For each size N it generates (or reuses, cached by N, seed and break rate
+under ``--workdir``) one sponsor-day of N platform records with every break
+type injected, then measures, each in a fresh child process so that the peak
+RSS is its own:
+
+* **project**: ``reconciliation.pipeline.run_day`` into a fresh DuckDB
+  warehouse (parse, validate, match, classify, write, commit), with the time,
+  CPU time and peak RSS of each stage; the finance reports ``run_day`` writes
+  after the commit are timed apart (and skipped above ``--reports-max``);
+* **floor**: Polars reads both files into their fields, nothing else;
+* **DuckDB SQL**: the main break types in plain SQL (``benchmarks/baselines.py``);
+* **datacompy**: its Polars backend compares both files on the key, in its
+  own virtual environment (``benchmarks/datacompy_baseline.py``).
+
+At every size the breaks the pipeline wrote are compared with the
+generator's ground truth. The tables are printed and written to ``--out``
+(default ``docs/benchmarks.md``); the hand-written notes between the
+``<!-- notes -->`` markers of an existing file are kept.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench.py [--sizes 100000,1000000,10000000] [--quick]
+        [--out docs/benchmarks.md] [--skip-datacompy] [--workdir var/bench]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform as host
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SPONSOR = "ABCD"
+DATE = "2026-11-20"
+DATACOMPY_REQUIREMENT = "datacompy==1.1.0"
+QUICK_SIZE = 2_000
+GIB = 1024 * 1024  # KiB per GiB
+NOTES_START, NOTES_END = "<!-- notes -->", "<!-- /notes -->"
+MEASUREMENTS = ("project", "floor", "duckdb", "datacompy")
+LABELS = {
+    "project": "project pipeline, end to end",
+    "floor": "floor: Polars reads both files",
+    "duckdb": "DuckDB SQL reconciliation",
+    "datacompy": "datacompy (Polars backend)",
+}
+STAGES = ("parse", "validate", "match", "write", "other")
+STAGE_LABELS = {
+    "parse": "parse both files (`parse_file` x2)",
+    "validate": "validate (`quality.gate.validate_file` x2)",
+    "match": "match and classify (`matching.engine.reconcile`)",
+    "write": "write to the warehouse and commit",
+    "other": "the rest of `run_day` (schema check, file discovery, stale dates)",
+    "reports": "reports after the commit (not in end to end)",
+}
+
+
+def log(message: str) -> None:
+    print(f"[bench {datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+# -- children -----------------------------------------------------------------------------------
+
+
+def run_child(python: Path | str, script: Path, args: dict[str, Any], logs: Path,
+              name: str) -> dict[str, Any]:
+    """Run one measurement child; its result dict plus the process's wall time and load."""
+    logs.mkdir(parents=True, exist_ok=True)
+    result_path = logs / f"{name}.json"
+    result_path.unlink(missing_ok=True)
+    load = os.getloadavg()[0]
+    start = time.perf_counter()
+    with open(logs / f"{name}.log", "w") as out:
+        proc = subprocess.run([str(python), str(script), str(result_path), json.dumps(args)],
+                              stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, check=False)
+    wall = time.perf_counter() - start
+    if result_path.exists():
+        result = json.loads(result_path.read_text())
+    else:
+        tail = (logs / f"{name}.log").read_text()[-2000:]
+        result = {"ok": False, "error": f"the child exited {proc.returncode} without a result "
+                  f"(killed? out of memory?): {tail.strip().splitlines()[-1:] or ''}"}
+    result["process_seconds"] = wall
+    result["load_before"], result["load_after"] = load, os.getloadavg()[0]
+    if not result.get("ok"):
+        log(f"{name} failed: {result.get('error')} (see {logs / (name + '.log')})")
+    return result
+
+
+def ensure_data(size: int, seed: int, break_rate: float, workdir: Path) -> dict[str, Any]:
+    """The generated sponsor-day for (size, seed, break rate), generating it once."""
+    folder = workdir / "data" / f"n{size}-seed{seed}-rate{break_rate:g}"
+    marker = folder / "generation.json"
+    if marker.exists():
+        info = json.loads(marker.read_text())
+        info["cached"] = True
+        return info
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    log(f"generating {size:,} records per side into {folder}")
+    args = {"kind": "generate", "out": str(tmp), "sponsor": SPONSOR, "date": DATE,
+            "records": size, "break_rate": break_rate, "seed": seed}
+    info = run_child(sys.executable, HERE / "baselines.py", args, workdir / "logs",
+                     f"generate-{size}")
+    if not info.get("ok"):
+        raise SystemExit(f"generation of {size:,} records failed: {info.get('error')}")
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+    info.update(inbox=str(folder), size=size, seed=seed, break_rate=break_rate)
+    marker.write_text(json.dumps(info, indent=1))
+    info["cached"] = False
+    return info
+
+
+def datacompy_python(workdir: Path) -> Path:
+    """The datacompy venv's interpreter, creating the venv the first time."""
+    venv = workdir / "datacompy-venv"
+    python = venv / "bin" / "python"
+    probe = [str(python), "-c", "import datacompy, polars"]
+    if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
+        return python
+    log(f"creating {venv} with {DATACOMPY_REQUIREMENT} (it pins polars<1.45)")
+    base = shutil.which("python3") or sys.executable
+    subprocess.run([base, "-m", "venv", "--clear", str(venv)], check=True)
+    uv = Path(sys.executable).parent / "uv"
+    if uv.exists():
+        install = [str(uv), "pip", "install", "-q", "--python", str(python), DATACOMPY_REQUIREMENT]
+    else:
+        install = [str(python), "-m", "pip", "install", "-q", DATACOMPY_REQUIREMENT]
+    subprocess.run(install, check=True)
+    subprocess.run(probe, check=True)
+    return python
+
+
+def measure(kind: str, size: int, data: dict[str, Any], workdir: Path, opts: argparse.Namespace,
+            repeat: int) -> dict[str, Any]:
+    """``repeat`` runs of one measurement; the median wall time, the largest peak."""
+    inbox = data["inbox"]
+    scratch = workdir / "runs" / f"{kind}-{size}"
+    scratch.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for attempt in range(repeat):
+        name = f"{kind}-{size}-{attempt + 1}"
+        log(f"{LABELS[kind]}, {size:,} records per side (run {attempt + 1} of {repeat})")
+        if kind == "datacompy":
+            result = run_child(datacompy_python(workdir), HERE / "datacompy_baseline.py",
+                               {"inbox": inbox}, workdir / "logs", name)
+        else:
+            args: dict[str, Any] = {"kind": kind, "inbox": inbox}
+            if kind == "duckdb":
+                args["database"] = str(scratch / "sql.duckdb")
+            if kind == "project":
+                args.update(workdir=str(scratch), sponsor=SPONSOR, date=DATE,
+                            reports=size <= opts.reports_max)
+            result = run_child(sys.executable, HERE / "baselines.py", args, workdir / "logs", name)
+        if result.get("ok"):
+            log(f"  {result['seconds']:.2f} s, peak {result['peak_kb'] / GIB:.2f} GiB")
+        runs.append(result)
+    good = [r for r in runs if r.get("ok")]
+    if not good:
+        return runs[0]
+    best = sorted(good, key=lambda r: r["seconds"])[len(good) // 2]
+    summary = dict(best)
+    summary["runs"] = [r["seconds"] for r in good]
+    summary["peak_kb"] = max(r["peak_kb"] for r in good)
+    if "e2e_peak_kb" in best:
+        summary["e2e_peak_kb"] = max(r["e2e_peak_kb"] for r in good)
+    return summary
+
+
+# -- facts and figures ----------------------------------------------------------------------------
+
+
+def machine_facts() -> dict[str, Any]:
+    facts: dict[str, Any] = {"nproc": len(os.sched_getaffinity(0)), "cpu": "?", "memory_gib": 0.0}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                facts["cpu"] = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                facts["memory_gib"] = int(line.split()[1]) / GIB
+    except OSError:
+        pass
+    facts["kernel"] = host.release()
+    facts["python"] = host.python_version()
+    for package in ("polars", "duckdb", "sqlalchemy", "great-expectations"):
+        try:
+            facts[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            facts[package] = "-"
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        facts["commit"] = commit + (" (with uncommitted changes)" if dirty else "")
+    except OSError:
+        facts["commit"] = "?"
+    return facts
+
+
+def gib(kb: float | None) -> str:
+    return "-" if kb is None else f"{kb / GIB:.2f} GiB"
+
+
+def secs(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+def megabytes(size: int) -> str:
+    return f"{size / 1e6:,.0f} MB" if size >= 10e6 else f"{size / 1e6:.2f} MB"
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    if a is None or b is None or b <= 0:
+        return "-"
+    return f"{a / b:.2f}x"
+
+
+def generator_command(size: int, seed: int, rate: float) -> str:
+    return (f".venv/bin/recon generate --out DIR --sponsors {SPONSOR} --start-date {DATE} "
+            f"--days 1 --records {size} --break-rate {rate:g} --seed {seed}")
+
+
+def size_section(size: int, data: dict[str, Any], res: dict[str, dict[str, Any]]) -> list[str]:
+    records = sum(data["records"].values())
+    project = res.get("project", {})
+    lines = [f"### {size:,} records per side", ""]
+    lines.append(
+        f"Files: {data['records']['PLATFORM']:,} platform and {data['records']['PARTNER']:,} "
+        f"partner detail records ({megabytes(data['bytes']['PLATFORM'])} and "
+        f"{megabytes(data['bytes']['PARTNER'])}); generated in {data['seconds']:.1f} s "
+        f"(peak {gib(data.get('peak_kb'))}). Records per second count both files.")
+    lines += ["", "| measurement | wall s | CPU s | records/s | peak RSS | project ÷ this (wall) "
+              "| project ÷ this (CPU) |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for kind in MEASUREMENTS:
+        r = res.get(kind)
+        if r is None:
+            continue
+        if not r.get("ok"):
+            lines.append(f"| {LABELS[kind]} | failed: {r.get('error', '?')[:120]} | | | | | |")
+            continue
+        peak = r.get("e2e_peak_kb", r["peak_kb"])
+        same = kind == "project"
+        lines.append(
+            f"| {LABELS[kind]} | {secs(r['seconds'])} | {secs(r.get('cpu_seconds'))} | "
+            f"{records / r['seconds']:,.0f} | {gib(peak)} | "
+            f"{'' if same else ratio(project.get('seconds'), r['seconds'])} | "
+            f"{'' if same else ratio(project.get('cpu_seconds'), r.get('cpu_seconds'))} |")
+    if project.get("ok"):
+        lines.append("")
+        cold = project["seconds"] + project["imports_seconds"]
+        extra = [f"A fresh `recon run` process also pays {secs(project['imports_seconds'])} s "
+                 f"of imports before the clock starts (of which Great Expectations: "
+                 f"{secs(project.get('gx_import_seconds'))} s): "
+                 f"{secs(project['seconds'] + project['imports_seconds'])} s cold, "
+                 f"{ratio(cold, res.get('floor', {}).get('seconds'))} the floor."]
+        if project["stages"].get("reports") is not None:
+            extra.append(f"The reports `run_day` writes after the commit took a further "
+                         f"{secs(project['stages']['reports'])} s (peak "
+                         f"{gib(project['stage_peak_kb'].get('reports'))}): "
+                         f"{secs(project['run_day_seconds'])} s for the whole `run_day`.")
+        else:
+            extra.append("Reports were not written at this size (`--reports-max`).")
+        lines.append(" ".join(extra))
+        lines += ["", "Stages of the project's run (one `run_day`, timed by wrappers around its "
+                  "stage functions):", "", "| stage | wall s | share | CPU s | peak RSS |",
+                  "|---|---:|---:|---:|---:|"]
+        for stage in (*STAGES, "reports"):
+            value = project["stages"].get(stage)
+            if value is None:
+                continue
+            share = "" if stage == "reports" else f"{value / project['seconds'] * 100:.0f}%"
+            lines.append(f"| {STAGE_LABELS[stage]} | {secs(value)} | {share} | "
+                         f"{secs(project['stage_cpu'].get(stage))} | "
+                         f"{gib(project['stage_peak_kb'].get(stage))} |")
+        check = project["truth_check"]
+        verdict = "equal to the ground truth" if check["equal"] else (
+            f"NOT equal to the ground truth: {check['missing']:,} missing "
+            f"{check['missing_by_type']}, {check['extra']:,} extra {check['extra_by_type']}")
+        lines += ["", f"Correctness: {check['found']:,} breaks written, {check['expected']:,} in "
+                  f"`ground_truth.csv`; the breaks are {verdict}."]
+    found = []
+    duck, dc = res.get("duckdb", {}), res.get("datacompy", {})
+    truth = data["truth_by_type"]
+    if duck.get("ok"):
+        found.append("DuckDB SQL: " + ", ".join(
+            f"{t} {duck['breaks_by_type'].get(t, 0):,} (truth {truth.get(t, 0):,})"
+            for t in sorted(duck["breaks_by_type"])))
+    if dc.get("ok"):
+        found.append(f"datacompy: {dc['only_partner']:,} rows only in the partner file, "
+                     f"{dc['only_platform']:,} only in the platform file, "
+                     f"{dc['mismatched_rows']:,} matched rows with unequal values "
+                     f"({', '.join(f'{c} {n:,}' for c, n in dc['unequal_by_column'].items())})")
+    if found:
+        lines += ["", "What the baselines found (they classify less than the pipeline, see "
+                  "below): " + "; ".join(found) + "."]
+    return [*lines, ""]
+
+
+def targets(results: dict[int, dict[str, dict[str, Any]]]) -> list[str]:
+    rows = []
+
+    def ok(r: dict[str, Any] | None) -> bool:
+        return bool(r and r.get("ok"))
+
+    for size, res in results.items():
+        p = res.get("project")
+        if not ok(p):
+            continue
+        assert p is not None
+        f = res.get("floor")
+        if ok(f):
+            assert f is not None
+            x = p["seconds"] / f["seconds"]
+            rows.append((f"{size:,}: end to end ≤ 2x the floor", f"{x:.1f}x",
+                         "met" if x <= 2 else f"missed by {x / 2:.1f}x"))
+        for kind in ("duckdb", "datacompy"):
+            b = res.get(kind)
+            if ok(b):
+                assert b is not None
+                x = p["seconds"] / b["seconds"]
+                rows.append((f"{size:,}: faster than {LABELS[kind]}", f"{x:.2f}x its time",
+                             "met" if x < 1 else f"missed: {x:.1f}x slower"))
+    big = results.get(10_000_000, {}).get("project")
+    if ok(big):
+        assert big is not None
+        peak = big["e2e_peak_kb"] / GIB
+        rows.append(("10,000,000 per side within 6 GB peak", f"{peak:.2f} GiB",
+                     "met" if peak * GIB * 1024 <= 6e9 else f"missed by {peak * GIB * 1024 / 6e9:.1f}x"))
+    one = results.get(1_000_000, {}).get("project")
+    if ok(big) and ok(one):
+        assert big is not None and one is not None
+        x = big["seconds"] / one["seconds"]
+        rows.append(("1M → 10M costs ≤ 11x the time", f"{x:.1f}x",
+                     "met" if x <= 11 else f"missed by {x / 11:.2f}x"))
+    if not rows:
+        return []
+    return ["## Targets (issue 6)", "", "| target | measured | verdict |", "|---|---|---|",
+            *[f"| {a} | {b} | {c} |" for a, b, c in rows], ""]
+
+
+METHOD = """\
+## What is measured
+
+Every measurement runs in a fresh child process; its peak RSS is the child's
+own `VmHWM` (from `/proc/self/status`), stage peaks are taken by resetting the
+mark (`/proc/self/clear_refs`) at each stage boundary. Wall and CPU time
+(user + system, all threads) cover the work only: imports happen before the
+clock starts (the project's one-time import cost is reported beside it).
+All four read the same generated files.
+
+* **project, end to end**: `reconciliation.pipeline.run_day` for the
+  sponsor-day into a fresh DuckDB warehouse file: parse both files, the
+  Great Expectations gate, `matching.engine.reconcile` (match and classify,
+  spec §4 steps 1-9), the daily limit, and every warehouse write in one
+  transaction up to the commit. The stage rows come from wrappers around
+  `parsing.parse_file`, `pipeline._validate`, `pipeline.reconcile` and
+  `pipeline.write_transaction` in the same run; "write" is the transaction
+  minus the matching inside it. The finance reports `run_day` writes after
+  the commit are not part of the issue's end to end and are shown apart.
+* **floor**: `pl.read_csv` of each file with `%` as the separator, the two
+  header lines skipped, only the field columns kept, all as strings
+  (`benchmarks/baselines.py: floor_read`). Nothing is checked, typed or kept
+  beyond the two frames. (Reading bare lines without splitting them is about
+  3x faster still, but is not reading the records.)
+* **DuckDB SQL**: `read_csv(..., delim='%%')` of both files into typed
+  temporary tables (times as instants, money as DECIMAL), duplicates by
+  `row_number()` over the key, a full outer join on (txn_type,
+  confirmation_number) and the breaks MISSING_ON_PLATFORM,
+  MISSING_AT_PARTNER, AMOUNT_MISMATCH, TIMESTAMP_DRIFT and DUPLICATE written
+  to a table of a DuckDB file (`benchmarks/baselines.py: sql_statements`). No
+  record validation, no fallback match, no reversal, conversion or
+  auto-refund rules (so it reports the auto-refunded REDEEMs, the fallback
+  matches and the unknown-outcome pairs as MISSING_AT_PARTNER), no trailer
+  check, no record, match or summary tables.
+* **datacompy**: datacompy's `PolarsCompare` on (txn_type,
+  confirmation_number) of both files read with Polars as in the floor, the
+  partner's successful records only, each side's own time as epoch seconds
+  with a 600 s tolerance, then `all_mismatch()`
+  (`benchmarks/datacompy_baseline.py`). It runs in `var/bench/datacompy-venv`
+  because datacompy pins polars<1.45. It only says which rows are on one side
+  and which columns differ; it has no break types.
+
+The generated sponsor-day holds every break type the generator can inject
+into a single day (LATE_REVERSAL, DAILY_LIMIT_EXCEEDED and carry-forward
+need a second day), at `--break-rate` instances of each case per record, plus
+declined, unknown-outcome, auto-refunded, fallback-matched and rejected
+records. Generated files are cached under `--workdir`/data by size, seed and
+rate and reused by later runs.
+"""
+
+
+def render(opts: argparse.Namespace, facts: dict[str, Any], data: dict[int, dict[str, Any]],
+           results: dict[int, dict[str, dict[str, Any]]], notes: str | None) -> str:
+    loads = [r[k] for res in results.values() for r in res.values() if r.get("ok")
+             for k in ("load_before", "load_after")]
+    dc = next((r for res in results.values() for r in [res.get("datacompy", {})] if r.get("ok")), {})
+    lines = [
+        "# Benchmarks", "",
+        f"Written by `benchmarks/bench.py {' '.join(opts.argv)}` (`make bench`) on "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {facts['commit']}. "
+        "Re-run `make bench` (or `make bench BENCH_ARGS='--sizes 100000,1000000,10000000'`) "
+        "to reproduce; the notes at the end are kept across runs.", "",
+        "## Machine", "",
+        f"{facts['nproc']} cores ({facts['cpu']}), {facts['memory_gib']:.1f} GiB memory, "
+        f"Linux {facts['kernel']}; Python {facts['python']}, Polars {facts['polars']}, "
+        f"DuckDB {facts['duckdb']}, SQLAlchemy {facts['sqlalchemy']}, Great Expectations "
+        f"{facts['great-expectations']}"
+        + (f"; datacompy {dc['datacompy']} with Polars {dc['polars']}" if dc else "") + ".",
+    ]
+    if loads:
+        busy = max(loads)
+        lines.append("")
+        lines.append(f"Load average around the measurements: {min(loads):.1f} to {busy:.1f}"
+                     + (" — the machine was not quiet (other work shared its cores), so wall "
+                        "times are inflated; the CPU-time columns are the steadier comparison."
+                        if busy > facts["nproc"] * 0.75 else "."))
+    lines += ["", "## Inputs", "", "One sponsor-day per size, made with the project's generator:",
+              "", "```sh"]
+    lines += [generator_command(size, opts.seed, opts.break_rate) for size in data]
+    lines += ["```", ""]
+    lines += ["## Results", ""]
+    for size in results:
+        lines += size_section(size, data[size], results[size])
+    lines += targets(results)
+    lines += [METHOD]
+    lines += ["## Notes", "", NOTES_START, notes.strip() if notes else
+              "(No notes yet: analysis of the figures goes here and survives re-runs.)",
+              NOTES_END, ""]
+    return "\n".join(lines)
+
+
+def existing_notes(path: Path) -> str | None:
+    if not path.exists():
+        return None
+    text = path.read_text()
+    if NOTES_START in text and NOTES_END in text:
+        return text.split(NOTES_START, 1)[1].split(NOTES_END, 1)[0]
+    return None
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="100000,1000000",
+                        help="records per side, comma-separated (default 100000,1000000)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"one tiny size ({QUICK_SIZE:,}) for a CI smoke test")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md",
+                        help="Markdown file to write (default docs/benchmarks.md)")
+    parser.add_argument("--skip-datacompy", action="store_true",
+                        help="do not run (or install) the datacompy baseline")
+    parser.add_argument("--workdir", type=Path, default=ROOT / "var" / "bench",
+                        help="generated files, warehouses, logs and the datacompy venv")
+    parser.add_argument("--seed", type=int, default=6, help="generator seed (default 6)")
+    parser.add_argument("--break-rate", type=float, default=0.01,
+                        help="instances of each break case per record (default 0.01)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs of each measurement; the median is reported (default 1)")
+    parser.add_argument("--reports-max", type=int, default=1_000_000,
+                        help="let run_day write its reports (timed apart) up to this size")
+    parser.add_argument("--only", default=",".join(MEASUREMENTS),
+                        help="measurements to run (default all: project,floor,duckdb,datacompy)")
+    opts = parser.parse_args(argv)
+    opts.argv = argv
+    try:
+        opts.size_list = [QUICK_SIZE] if opts.quick else [
+            int(s.replace("_", "")) for s in opts.sizes.split(",") if s.strip()]
+    except ValueError:
+        parser.error(f"--sizes must be comma-separated whole numbers, not {opts.sizes!r}")
+    if not opts.size_list or min(opts.size_list) < 1:
+        parser.error("--sizes needs at least one size of 1 or more")
+    opts.kinds = [k for k in opts.only.split(",") if k]
+    if set(opts.kinds) - set(MEASUREMENTS):
+        parser.error(f"--only takes some of {','.join(MEASUREMENTS)}")
+    if opts.skip_datacompy and "datacompy" in opts.kinds:
+        opts.kinds.remove("datacompy")
+    return opts
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse_args(sys.argv[1:] if argv is None else argv)
+    workdir = opts.workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    facts = machine_facts()
+    data: dict[int, dict[str, Any]] = {}
+    results: dict[int, dict[str, dict[str, Any]]] = {}
+    for size in opts.size_list:
+        data[size] = ensure_data(size, opts.seed, opts.break_rate, workdir)
+        results[size] = {}
+        for kind in MEASUREMENTS:
+            if kind in opts.kinds:
+                results[size][kind] = measure(kind, size, data[size], workdir, opts, opts.repeat)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        (workdir / f"results-{stamp}.json").write_text(
+            json.dumps({"facts": facts, "data": data, "results": results}, indent=1, default=str))
+    out = opts.out
+    text = render(opts, facts, data, results, existing_notes(out))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(text)
+    log(f"wrote {out}")
+    failed = [f"{kind} at {size:,}" for size, res in results.items()
+              for kind, r in res.items() if not r.get("ok")]
+    if failed:
+        log("failed: " + ", ".join(failed))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
