@@ -159,8 +159,8 @@ def remote_inputs(session: Session, remote_dir: str, settings: Settings,
         if business_date is None or day == business_date:
             found.append(Candidate(entry, side, sponsor, day, sequence, profile))
     if refused:
-        log.warning("refused %d remote name(s) in %s that are not input files: %s", len(refused),
-                    remote_dir, ", ".join(repr(n) for n in refused[:20]))
+        log.info("%d remote name(s) in %s are not input files and are left alone: %s", len(refused),
+                 remote_dir, ", ".join(repr(n) for n in refused[:20]))
     return found, refused
 
 
@@ -208,6 +208,10 @@ def fetch_sponsor_day(connector: Connector, settings: Settings, sponsor: str, bu
     result.files = [placed[s] for s in SIDES if s in placed]
     result.duplicates = [{"name": n, "same_as": first} for n, first in sorted(duplicates.items())]
     _prune(result.inbox, settings, sponsor, business_date, {f.name for f in result.files})
+    lookalikes = [n for n in result.refused if sponsor in n and business_date.strftime("%Y%m%d") in n]
+    if lookalikes:
+        log.warning("refused %s: not exactly an expected input file name (or not a regular file)",
+                    ", ".join(repr(n) for n in lookalikes))
     for dup in result.duplicates:
         log.warning("%s has the same content as %s, which was already received: not processed again",
                     dup["name"], dup["same_as"])

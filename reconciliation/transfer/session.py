@@ -152,8 +152,11 @@ def connect(endpoint: Endpoint) -> Iterator[Session]:
     Raises:
         HostKeyError: the host key is unknown or changed (not retryable).
         AuthError: the login was refused (not retryable).
+        ConfigError: no credentials are configured.
         SourceError: the server could not be reached or dropped the connection (retryable).
     """
+    if not (endpoint.password or endpoint.key_file or endpoint.pkey):
+        raise ConfigError(f"no key or password configured for the SFTP login {endpoint.where}")
     client = _client(endpoint)
     try:
         client.connect(endpoint.host, port=endpoint.port, username=endpoint.username,
