@@ -73,6 +73,21 @@ def log(message: str) -> None:
 # -- children -----------------------------------------------------------------------------------
 
 
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+#: Largest RSS a child may reach before the parent stops it (0: no limit); set from --max-rss-gib.
+max_rss_kb = 0
+
+
 def run_child(python: Path | str, script: Path, args: dict[str, Any], logs: Path,
               name: str) -> dict[str, Any]:
     """Run one measurement child; its result dict plus the process's wall time and load."""
@@ -81,12 +96,26 @@ def run_child(python: Path | str, script: Path, args: dict[str, Any], logs: Path
     result_path.unlink(missing_ok=True)
     load = os.getloadavg()[0]
     start = time.perf_counter()
+    watched = 0
     with open(logs / f"{name}.log", "w") as out:
-        proc = subprocess.run([str(python), str(script), str(result_path), json.dumps(args)],
-                              stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, check=False)
+        proc = subprocess.Popen([str(python), str(script), str(result_path), json.dumps(args)],
+                                stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        # Guard the shared machine: a child past --max-rss-gib is stopped (and
+        # reported as such) before the kernel's OOM killer picks a victim.
+        while proc.poll() is None:
+            watched = max(watched, _rss_kb(proc.pid))
+            if max_rss_kb and watched > max_rss_kb:
+                proc.kill()
+                proc.wait()
+                break
+            time.sleep(0.2)
     wall = time.perf_counter() - start
     if result_path.exists():
         result = json.loads(result_path.read_text())
+    elif max_rss_kb and watched > max_rss_kb:
+        result = {"ok": False, "peak_kb": watched,
+                  "error": f"stopped at {watched / GIB:.1f} GiB RSS, over the "
+                  f"--max-rss-gib limit of {max_rss_kb / GIB:.0f} GiB, after {wall:.0f} s"}
     else:
         tail = (logs / f"{name}.log").read_text()[-2000:]
         result = {"ok": False, "error": f"the child exited {proc.returncode} without a result "
@@ -475,6 +504,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="runs of each measurement; the median is reported (default 1)")
     parser.add_argument("--reports-max", type=int, default=1_000_000,
                         help="let run_day write its reports (timed apart) up to this size")
+    parser.add_argument("--max-rss-gib", type=float, default=18.0,
+                        help="stop a measurement whose RSS passes this (default 18; 0: no limit)")
     parser.add_argument("--only", default=",".join(MEASUREMENTS),
                         help="measurements to run (default all: project,floor,duckdb,datacompy)")
     opts = parser.parse_args(argv)
@@ -495,7 +526,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global max_rss_kb
     opts = parse_args(sys.argv[1:] if argv is None else argv)
+    max_rss_kb = int(opts.max_rss_gib * GIB)
     workdir = opts.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     facts = machine_facts()
