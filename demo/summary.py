@@ -81,4 +81,7 @@ def report(var: Path, night: Path, sponsors: list[str], days: list[date], outbox
     warehouse = var / "warehouse.duckdb"
     console.print(f"\n  query:   .venv/bin/python -c \"import duckdb; print(duckdb.connect('{warehouse}', "
                   "read_only=True).sql('select * from recon_run'))\"")
+    console.print(f"  browse:  AIRFLOW_HOME={var / 'airflow'} AIRFLOW__CORE__DAGS_FOLDER=dags "
+                  "AIRFLOW__CORE__PLUGINS_FOLDER=plugins AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True "
+                  ".venv/bin/airflow api-server -p 8080   (then http://127.0.0.1:8080)")
     return complete and equal
