@@ -235,11 +235,34 @@ def _wrap_context(owner: Any, name: str, stages: Stages, stage: str) -> bool:
 
     @contextmanager
     def timed(*a: Any, **k: Any) -> Any:
-        with stages.stage(stage), original(*a, **k) as value:
-            yield value
+        with stages.stage(stage):
+            manager = original(*a, **k)
+            value = manager.__enter__()
+            try:
+                yield value
+            except BaseException:
+                if not manager.__exit__(*sys.exc_info()):
+                    raise
+            else:
+                with stages.stage("commit"):
+                    manager.__exit__(None, None, None)
 
     setattr(owner, name, timed)
     return True
+
+
+def _wrap_inserts(owners: list[Any], stages: Stages) -> None:
+    """Time each bulk insert by the table it writes (``insert:<table>``)."""
+    for owner in owners:
+        original = getattr(owner, "insert_frame", None)
+        if original is None:
+            continue
+
+        def timed(conn: Any, table: Any, frame: Any, _original: Any = original) -> Any:
+            with stages.stage(f"insert:{table.name}"):
+                return _original(conn, table, frame)
+
+        owner.insert_frame = timed
 
 
 def found_vs_truth(url: str, inbox: Path) -> dict[str, Any]:
@@ -316,6 +339,10 @@ def run_project(args: dict[str, Any]) -> dict[str, Any]:
         "transaction": _wrap_context(pipeline, "write_transaction", stages, "transaction"),
         "reports": _wrap(pipeline, "_reports", stages, "reports"),
     }
+    import reconciliation.warehouse.writer as writer
+
+    _wrap_inserts([pipeline, writer], stages)
+    _wrap(pipeline, "load_context", stages, "load_context")
     if not args["reports"]:
         pipeline._reports = lambda *a, **k: None
     with stages.stage("run_day"):
@@ -347,9 +374,12 @@ def run_project(args: dict[str, Any]) -> dict[str, Any]:
                  "write": (c["transaction"] - c.get("match", 0.0)) if "transaction" in c else None,
                  "other": cpu - c.get("parse", 0.0) - c.get("validate", 0.0) - c.get("transaction", 0.0),
                  "reports": c.get("reports") if args["reports"] else None}
+    # Where the write stage goes: each table's bulk insert, reading the context, the commit.
+    write_parts = {name: (s[name], c[name], stages.stage_peak_kb[name]) for name in s
+                   if name.startswith("insert:") or name in ("load_context", "commit")}
     check = found_vs_truth(url, Path(args["inbox"]))
     return {
-        "seconds": e2e, "cpu_seconds": cpu, "stage_cpu": stage_cpu,
+        "seconds": e2e, "cpu_seconds": cpu, "stage_cpu": stage_cpu, "write_parts": write_parts,
         "run_day_seconds": s["run_day"], "stages": breakdown,
         "stage_peak_kb": peaks, "peak_kb": peak_kb, "e2e_peak_kb": max(e2e_peak, 0),
         "imports_seconds": imports_seconds, "gx_import_seconds": gx_seconds,

@@ -318,6 +318,14 @@ def size_section(size: int, data: dict[str, Any], res: dict[str, dict[str, Any]]
             lines.append(f"| {STAGE_LABELS[stage]} | {secs(value)} | {share} | "
                          f"{secs(project['stage_cpu'].get(stage))} | "
                          f"{gib(project['stage_peak_kb'].get(stage))} |")
+            if stage == "write":
+                parts = sorted(project.get("write_parts", {}).items(), key=lambda kv: -kv[1][0])
+                for name, (wall, cpu, peak) in parts:
+                    if wall >= 0.05 * value or name == "commit":
+                        what = name.replace("insert:", "insert into `") + (
+                            "`" if name.startswith("insert:") else "")
+                        lines.append(f"| &nbsp;&nbsp;of which {what} | {secs(wall)} | "
+                                     f"{wall / project['seconds'] * 100:.0f}% | {secs(cpu)} | {gib(peak)} |")
         check = project["truth_check"]
         verdict = "equal to the ground truth" if check["equal"] else (
             f"NOT equal to the ground truth: {check['missing']:,} missing "
