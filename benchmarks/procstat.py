@@ -90,6 +90,7 @@ class Stages:
     def stage(self, name: str) -> Iterator[None]:
         self._fold()
         entry: list[Any] = [name, time.perf_counter(), rss_kb(), cpu_seconds()]
+        self._say(f"{name} starts at RSS {entry[2] / 1048576:.2f} GiB")
         self._open.append(entry)
         try:
             yield
@@ -100,6 +101,13 @@ class Stages:
             self.cpu[name] = self.cpu.get(name, 0.0) + cpu_seconds() - entry[3]
             self.stage_peak_kb[name] = max(self.stage_peak_kb.get(name, 0), entry[2])
             self.calls[name] = self.calls.get(name, 0) + 1
+            self._say(f"{name} ends after {time.perf_counter() - entry[1]:.2f} s, "
+                      f"peak {entry[2] / 1048576:.2f} GiB")
+
+    @staticmethod
+    def _say(message: str) -> None:
+        """Progress in the child's log: where a child stopped for memory was."""
+        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
     def finish(self) -> int:
         """The process's peak RSS so far, in KiB."""
