@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import platform as host
+import re
 import shutil
 import subprocess
 import sys
@@ -84,6 +85,26 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
+_STARTS = re.compile(r"\] (\S+) starts at RSS ([0-9.]+) GiB")
+_ENDS = re.compile(r"\] (\S+) ends after ([0-9.]+) s, peak ([0-9.]+) GiB")
+
+
+def _progress(text: str) -> dict[str, Any]:
+    """Stages a failed child finished (seconds, peak GiB) and the one it was in when it stopped."""
+    done: dict[str, list[float]] = {}
+    running = None
+    for line in text.splitlines():
+        if found := _STARTS.search(line):
+            running = (found[1], float(found[2]))
+        elif found := _ENDS.search(line):
+            entry = done.setdefault(found[1], [0.0, 0.0])
+            entry[0] += float(found[2])
+            entry[1] = max(entry[1], float(found[3]))
+            if running and running[0] == found[1]:
+                running = None
+    return {"done": done, "running": running}
+
+
 #: Largest RSS a child may reach before the parent stops it (0: no limit); set from --max-rss-gib.
 max_rss_kb = 0
 
@@ -120,6 +141,8 @@ def run_child(python: Path | str, script: Path, args: dict[str, Any], logs: Path
         tail = (logs / f"{name}.log").read_text()[-2000:]
         result = {"ok": False, "error": f"the child exited {proc.returncode} without a result "
                   f"(killed? out of memory?): {tail.strip().splitlines()[-1:] or ''}"}
+    if not result.get("ok"):
+        result["progress"] = _progress((logs / f"{name}.log").read_text(errors="replace"))
     result["process_seconds"] = wall
     result["load_before"], result["load_after"] = load, os.getloadavg()[0]
     if not result.get("ok"):
@@ -282,7 +305,8 @@ def size_section(size: int, data: dict[str, Any], res: dict[str, dict[str, Any]]
         if r is None:
             continue
         if not r.get("ok"):
-            lines.append(f"| {LABELS[kind]} | failed: {r.get('error', '?')[:120]} | | | | | |")
+            lines.append(f"| {LABELS[kind]} | failed: {r.get('error', '?')[:160]} | | | "
+                         f"{gib(r.get('peak_kb'))} | | |")
             continue
         peak = r.get("e2e_peak_kb", r["peak_kb"])
         same = kind == "project"
@@ -332,6 +356,17 @@ def size_section(size: int, data: dict[str, Any], res: dict[str, dict[str, Any]]
             f"{check['missing_by_type']}, {check['extra']:,} extra {check['extra_by_type']}")
         lines += ["", f"Correctness: {check['found']:,} breaks written, {check['expected']:,} in "
                   f"`ground_truth.csv`; the breaks are {verdict}."]
+    elif project and project.get("progress", {}).get("done"):
+        progress = project["progress"]
+        lines += ["", "The project's run did not finish. Stages it completed before it was "
+                  "stopped (from the child's log):", "", "| stage | wall s | peak RSS |",
+                  "|---|---:|---:|"]
+        for name, (wall, peak) in progress["done"].items():
+            if name != "run_day":
+                lines.append(f"| {name} | {secs(wall)} | {peak:.2f} GiB |")
+        if progress.get("running"):
+            name, rss = progress["running"]
+            lines.append(f"| {name} (running when stopped; RSS at its start) | - | {rss:.2f} GiB |")
     found = []
     duck, dc = res.get("duckdb", {}), res.get("datacompy", {})
     truth = data["truth_by_type"]
@@ -380,7 +415,18 @@ def targets(results: dict[int, dict[str, dict[str, Any]]]) -> list[str]:
         peak = big["e2e_peak_kb"] / GIB
         rows.append(("10,000,000 per side within 6 GB peak", f"{peak:.2f} GiB",
                      "met" if peak * GIB * 1024 <= 6e9 else f"missed by {peak * GIB * 1024 / 6e9:.1f}x"))
+    elif big is not None:
+        rows.append(("10,000,000 per side within 6 GB peak", "did not complete",
+                     f"missed: {big.get('error', 'failed')}"))
     one = results.get(1_000_000, {}).get("project")
+    if big is not None and not ok(big) and ok(one):
+        assert one is not None
+        done = big.get("progress", {}).get("done", {})
+        same = [k for k in ("parse", "validate", "match") if k in done and one["stages"].get(k)]
+        if same:
+            x = sum(done[k][0] for k in same) / sum(one["stages"][k] for k in same)
+            rows.append(("1M → 10M costs ≤ 11x the time", f"{x:.1f}x over the stages 10M finished "
+                         f"({', '.join(same)})", "not measurable end to end (10M did not finish)"))
     if ok(big) and ok(one):
         assert big is not None and one is not None
         x = big["seconds"] / one["seconds"]
