@@ -7,22 +7,30 @@ carried from earlier days, and the rejected records. Every list has a
 frozen header row and an autofilter; money, dates and times carry number
 formats so they sort and sum as numbers. Money is written from ``Decimal``
 text, never through float arithmetic.
+
+Lists are written in bulk: a night of 11,000 breaks is 800,000 cells, and
+xlsxwriter's cell-by-cell path costs about 10 µs a cell. The data rows of a
+list are built as XML by Polars, column by column (``_rows_xml``), and
+handed to xlsxwriter, which writes everything else (header, column widths
+and formats, panes, filters, styles, the package). A sheet lists at most
+``SHEET_MAX_ROWS`` rows (most urgent first) and says so under its last row
+and on the Summary; ``breaks.csv`` always has every break.
 """
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from reconciliation.reports.columns import BREAK_FIELDS, FIELD_NAMES, Field, cell_text
+from reconciliation.reports.columns import BREAK_FIELDS, FIELD_NAMES, Field
 from reconciliation.reports.html import title, zone_label
 from reconciliation.reports.model import RunReport
 from reconciliation.warehouse.schema import BREAK_TYPES
@@ -76,23 +84,164 @@ def write_cell(sheet: Worksheet, row: int, col: int, value: Any, kind: str, fmt:
         sheet.write_string(row, col, str(value), fmt.text)
 
 
-def write_list(sheet: Worksheet, fields: Sequence[Field], rows: Iterable[dict[str, Any]],
-               fmt: _Formats) -> int:
-    """A filterable list: header row frozen, autofilter over every row, sensible widths."""
+#: Rows a list sheet shows at most (Excel's own limit is 1,048,576): beyond
+#: this a sheet is too slow to filter and sort; the CSV has every break.
+SHEET_MAX_ROWS = 100_000
+#: Rows built as one piece of XML (bounds memory on huge lists).
+_CHUNK_ROWS = 20_000
+#: Days from Excel's epoch (1900 system, with its leap-year bug) to 1970-01-01.
+_EXCEL_EPOCH = date(1899, 12, 30)
+_US_PER_DAY = 86_400_000_000
+#: Excel's escapes of characters XML cannot hold (as xlsxwriter writes them).
+_CONTROL = [chr(c) for c in (*range(0x00, 0x09), *range(0x0B, 0x20))] + ["\ufffe", "\uffff"]
+_CONTROL_ESCAPED = [f"_x{ord(c):04X}_" for c in _CONTROL]
+_EXCEL_STRMAX = 32_767
+
+
+class _ListSheet(Worksheet):
+    """A worksheet whose data rows arrive as XML built in bulk (see the module docstring).
+
+    The header row, widths, per-column formats, frozen panes and autofilter
+    are set through xlsxwriter's API; ``attach`` hands over the data, whose
+    ``<row>`` elements are appended to ``<sheetData>`` when xlsxwriter writes
+    the sheet. That is the one xlsxwriter internal this relies on
+    (``Worksheet._write_rows``, with ``fh`` and ``dim_rowmax``); the tests
+    read every cell back with openpyxl.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._bulk: Callable[[], Iterator[str]] | None = None
+
+    def attach(self, rows: Callable[[], Iterator[str]], last_row: int) -> None:
+        """Rows to write after the header; ``last_row`` (0-based) is the last one they fill."""
+        self._bulk = rows
+        last: int | None = getattr(self, "dim_rowmax", None)
+        self.dim_rowmax = max(last or 0, last_row)
+
+    def _write_rows(self) -> None:
+        super()._write_rows()
+        if self._bulk is not None:
+            out: Any = self.fh
+            for chunk in self._bulk():
+                out.write(chunk)
+
+
+def _xml_text(column: pl.Expr) -> pl.Expr:
+    """Text as XML character data, escaped the way xlsxwriter escapes inline strings."""
+    text = column.str.slice(0, _EXCEL_STRMAX).str.replace_all(r"_x[0-9a-fA-F]{4}_", "_x005F$0")
+    text = text.str.replace_many(_CONTROL, _CONTROL_ESCAPED)
+    return text.str.replace_many(["&", "<", ">"], ["&amp;", "&lt;", "&gt;"])
+
+
+def _cell_tail(name: str, kind: str, style: int) -> pl.Expr:
+    """A column's cells as XML, from after the cell's reference (``<c r="B7`` + this).
+
+    A typed value (numbers from their exact text, dates and times as Excel
+    serials, text inline) or a blank that keeps the column's format.
+    """
+    value = pl.col(name)
+    head = f'" s="{style}"'
+    if kind in ("money", "int"):
+        body = pl.concat_str(pl.lit(head + "><v>"), value.cast(pl.String), pl.lit("</v></c>"))
+    elif kind == "date":
+        serial = (value.cast(pl.Date) - pl.lit(_EXCEL_EPOCH)).dt.total_days()
+        body = pl.concat_str(pl.lit(head + "><v>"), serial.cast(pl.String), pl.lit("</v></c>"))
+    elif kind == "datetime":
+        days = (value.dt.date() - pl.lit(_EXCEL_EPOCH)).dt.total_days()
+        serial = days + (value - value.dt.truncate("1d")).dt.total_microseconds() / _US_PER_DAY
+        body = pl.concat_str(pl.lit(head + "><v>"), serial.cast(pl.String), pl.lit("</v></c>"))
+    else:
+        text = value.cast(pl.String)
+        space = pl.when(text.str.contains(r"^\s|\s$")).then(pl.lit(' xml:space="preserve"')).otherwise(
+            pl.lit(""))
+        body = pl.concat_str(pl.lit(head + ' t="inlineStr"><is><t'), space, pl.lit(">"), _xml_text(text),
+                             pl.lit("</t></is></c>"))
+        value = pl.when(text != "").then(text)  # xlsxwriter writes an empty string as a blank
+    return pl.when(value.is_null()).then(pl.lit(head + "/>")).otherwise(body).alias(name)
+
+
+def _cells(frame: pl.DataFrame, fields: Sequence[Field], styles: Sequence[int]) -> pl.DataFrame:
+    """Every cell of ``frame`` as XML without its reference, a column per field.
+
+    Computed once per list and shared by the sheets that show its rows (a
+    break is on "All breaks" and on its type's sheet).
+    """
+    return frame.select(_cell_tail(f.name, f.kind, style) for f, style in zip(fields, styles, strict=True))
+
+
+def _rows_xml(cells: pl.DataFrame, first_row: int) -> Iterator[str]:
+    """The ``<row>`` elements of ``cells`` from 0-based sheet row ``first_row`` on, a chunk at a time."""
+    row = pl.col("_row").cast(pl.String)
+    pieces = [piece for col, name in enumerate(cells.columns)
+              for piece in (pl.lit(f'<c r="{xl_col_to_name(col)}'), row, pl.col(name))]
+    xml = pl.concat_str(pl.lit('<row r="'), row, pl.lit('">'), *pieces, pl.lit("</row>")).alias("xml")
+    for offset in range(0, cells.height, _CHUNK_ROWS):
+        part = cells.slice(offset, _CHUNK_ROWS).with_row_index("_row", offset=first_row + offset + 1)
+        yield "".join(part.select(xml)["xml"].to_list())
+
+
+def _note_xml(row: int, text: str, style: int) -> str:
+    """One row holding a note in its first cell (0-based ``row``)."""
+    escaped = pl.select(_xml_text(pl.lit(text))).item()
+    return (f'<row r="{row + 1}"><c r="A{row + 1}" s="{style}" t="inlineStr"><is><t>{escaped}</t></is></c>'
+            f"</row>")
+
+
+def _styles(fields: Sequence[Field], fmt: _Formats) -> list[int]:
+    """The style index of each field's format (assigned now; xlsxwriter keeps it)."""
+    return [fmt.of(f.kind)._get_xf_index() for f in fields]
+
+
+def write_list(sheet: Worksheet, fields: Sequence[Field], rows: pl.DataFrame, fmt: _Formats,
+               max_rows: int = SHEET_MAX_ROWS, total: int | None = None,
+               elsewhere: str = "breaks.csv lists every break", cells: pl.DataFrame | None = None) -> int:
+    """A filterable list: header row frozen, autofilter over every row, sensible widths.
+
+    Data cells carry their column's format (money, dates, times, integers)
+    and so do blanks. At most ``max_rows`` rows are written (the first
+    ones); when there are more, a note under them says how many and where
+    to find them all.
+
+    Args:
+        sheet: A sheet made with ``worksheet_class=_ListSheet``.
+        fields: The columns, in order.
+        rows: The data, with a column per field.
+        fmt: The workbook's formats.
+        max_rows: The most rows to write.
+        total: How many rows there are in all, when ``rows`` is already cut.
+        elsewhere: Where the full list is, for the note.
+        cells: ``rows`` already as ``_cells`` (row for row), when shared with another sheet.
+
+    Returns:
+        How many rows were written.
+    """
+    if not isinstance(sheet, _ListSheet):
+        raise TypeError("write_list needs a sheet added with worksheet_class=_ListSheet")
     for col, f in enumerate(fields):
         sheet.write_string(0, col, f.header, fmt.header)
-        sheet.set_column(col, col, f.width)
-    count = 0
-    for count, row in enumerate(rows, start=1):
-        for col, f in enumerate(fields):
-            write_cell(sheet, count, col, row.get(f.name), f.kind, fmt)
+        sheet.set_column(col, col, f.width, fmt.of(f.kind))
+    shown = (cells if cells is not None else _cells(rows.head(max_rows), fields, _styles(fields, fmt))
+             ).head(max_rows)
+    count = shown.height
+    total = max(total or 0, rows.height)
+    note = None
+    if total > count:
+        note = f"Only the first {count:,} of {total:,} rows are listed here; {elsewhere}."
+
+    def xml() -> Iterator[str]:
+        yield from _rows_xml(shown, first_row=1)
+        if note is not None:
+            yield _note_xml(count + 2, note, fmt.label._get_xf_index())
+
+    sheet.attach(xml, count + 2 if note is not None else count)
     sheet.freeze_panes(1, 1)
     sheet.autofilter(0, 0, max(count, 1), len(fields) - 1)
     sheet.set_row(0, 30)
     return count
 
 
-def _summary(sheet: Worksheet, report: RunReport, fmt: _Formats) -> None:
+def _summary(sheet: Worksheet, report: RunReport, fmt: _Formats, max_rows: int = SHEET_MAX_ROWS) -> None:
     sheet.set_column(0, 0, 30)
     sheet.set_column(1, 4, 18)
     sheet.set_column(5, 5, 66)
@@ -110,6 +259,12 @@ def _summary(sheet: Worksheet, report: RunReport, fmt: _Formats) -> None:
         ("Open from earlier days", report.carried.height, "int"),
         ("Money at stake carried", report.carried_money, "money"),
     ]
+    cut = [name for name, count in ((ALL_BREAKS, report.breaks.height), (CARRIED, report.carried.height),
+                                    (REJECTED, report.rejected_total)) if count > max_rows]
+    cut += [REJECTED] if len(report.rejected) < report.rejected_total and REJECTED not in cut else []
+    if cut:
+        meta.append(("Lists cut short", f"{', '.join(cut)}: only the first rows are listed (see the "
+                                        "note under each list); breaks.csv lists every break", "text"))
     row = 2
     for label, value, kind in meta:
         sheet.write_string(row, 0, label, fmt.label)
@@ -152,34 +307,64 @@ def _table(sheet: Worksheet, row: int, heading: str, headers: list[str], rows: l
     return row + len(rows) + 4
 
 
-def write_workbook(report: RunReport, path: Path) -> Path:
-    """Write the run's workbook; returns its path."""
+#: Columns of the rejected-records sheet.
+REJECTED_FIELDS = (Field("side", "Side", "text", 10), Field("file_name", "File", "text", 40),
+                   Field("line_number", "Line", "int", 8), Field("reason", "Reason", "text", 80))
+_REJECTED_SCHEMA = {"side": pl.String, "file_name": pl.String, "line_number": pl.Int64, "reason": pl.String}
+
+
+def write_workbook(report: RunReport, path: Path, max_rows: int = SHEET_MAX_ROWS) -> Path:
+    """Write the run's workbook; returns its path.
+
+    Args:
+        report: The run's data.
+        path: The ``.xlsx`` to write.
+        max_rows: The most rows a list sheet shows (the CSV has every break).
+    """
     book = xlsxwriter.Workbook(str(path), {"remove_timezone": True})
     book.set_properties({"title": f"AM Cash reconciliation {report.sponsor} {report.business_date} "
                                   f"v{report.version}", "subject": "Reconciliation breaks"})
     fmt = _Formats(book)
-    _summary(book.add_worksheet(SUMMARY), report, fmt)
-    rows = report.breaks.to_dicts()
-    write_list(book.add_worksheet(ALL_BREAKS), BREAK_FIELDS, rows, fmt)
+    _summary(book.add_worksheet(SUMMARY), report, fmt, max_rows)
+
+    def sheet(name: str) -> Worksheet:
+        return book.add_worksheet(name, worksheet_class=_ListSheet)
+
+    breaks = report.breaks
+    cells = _cells(breaks, BREAK_FIELDS, _styles(BREAK_FIELDS, fmt))
+    write_list(sheet(ALL_BREAKS), BREAK_FIELDS, breaks, fmt, max_rows, cells=cells)
     for break_type in BREAK_TYPES:
-        write_list(book.add_worksheet(break_type), BREAK_FIELDS,
-                   (r for r in rows if r["break_type"] == break_type), fmt)
+        mine = breaks["break_type"] == break_type
+        write_list(sheet(break_type), BREAK_FIELDS, breaks.filter(mine), fmt, max_rows,
+                   cells=cells.filter(mine))
     carried_fields = (Field("status_then", "Status at run end", "text", 12), *BREAK_FIELDS)
-    write_list(book.add_worksheet(CARRIED), carried_fields, report.carried.to_dicts(), fmt)
-    write_list(book.add_worksheet(REJECTED), (
-        Field("side", "Side", "text", 10), Field("file_name", "File", "text", 40),
-        Field("line_number", "Line", "int", 8), Field("reason", "Reason", "text", 80)),
-        report.rejected, fmt)
+    write_list(sheet(CARRIED), carried_fields, report.carried, fmt, max_rows,
+               elsewhere="recon breaks list shows every unresolved break")
+    rejected = pl.DataFrame(report.rejected, schema=_REJECTED_SCHEMA)
+    write_list(sheet(REJECTED), REJECTED_FIELDS, rejected, fmt, max_rows, total=report.rejected_total,
+               elsewhere="the warehouse keeps every one (recon_rejected_record)")
     book.close()
     return path
 
 
 def write_breaks_csv(breaks: pl.DataFrame, path: Path) -> Path:
-    """The break list as CSV: snake_case headers, exact money, ISO dates and times."""
+    """The break list as CSV: snake_case headers, exact money, ISO dates and times.
+
+    Written by Polars, in the text of ``columns.cell_text`` (money with two
+    places, ``YYYY-MM-DD`` dates, ``YYYY-MM-DD HH:MM:SS`` times) and the
+    quoting and line ends of Python's ``csv`` module.
+    """
     kinds = {f.name: f.kind for f in BREAK_FIELDS}
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(FIELD_NAMES)
-        for row in breaks.select(FIELD_NAMES).iter_rows(named=True):
-            writer.writerow([cell_text(row[name], kinds[name]) for name in FIELD_NAMES])
+
+    def text(name: str) -> pl.Expr:
+        value = pl.col(name)
+        if kinds[name] == "datetime":
+            return value.dt.strftime("%Y-%m-%d %H:%M:%S")
+        if kinds[name] == "date":
+            return value.dt.strftime("%Y-%m-%d")
+        value = value.cast(pl.String)
+        return pl.when(value != "").then(value)  # csv writes "" and None alike: nothing
+
+    breaks.select(text(name) for name in FIELD_NAMES).write_csv(
+        path, quote_style="necessary", line_terminator="\r\n", null_value="")
     return path

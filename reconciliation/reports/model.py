@@ -18,10 +18,13 @@ from sqlalchemy.engine import Connection
 from reconciliation.config import Settings, Zone
 from reconciliation.records import PARTNER, PLATFORM, REDEEM, REVERSE
 from reconciliation.reports import queries
-from reconciliation.reports.columns import ZERO, breaks_table, money_sum
+from reconciliation.reports.columns import ZERO, breaks_table, group_totals, money_sum
 from reconciliation.warehouse.schema import BREAK_TYPES, SEVERITY
 
 HISTORY_DAYS = 14
+#: Rejected records read for a report (a garbled file can reject every line);
+#: the report says how many there were in all.
+REJECTED_LIMIT = 10_000
 SEVERITIES = ("HIGH", "MEDIUM", "LOW")
 #: Aging buckets of carried open breaks: (first day, last day or None, label).
 AGING_BUCKETS = ((1, 1, "1 day"), (2, 3, "2–3 days"), (4, 7, "4–7 days"),
@@ -80,6 +83,7 @@ class RunReport:
     history: list[DayPoint]
     rejected: list[dict[str, Any]]
     versions: list[dict[str, Any]]
+    rejected_total: int = 0
     by_type: list[Group] = field(default_factory=list)
     by_severity: list[Group] = field(default_factory=list)
     aging: list[Group] = field(default_factory=list)
@@ -125,21 +129,25 @@ class RunReport:
                  "records": self.run.get(f"{side.lower()}_records")} for side in (PLATFORM, PARTNER)]
 
 
-def _side_totals(records: pl.DataFrame, side: str) -> dict[str, Any]:
-    mine = records.filter(pl.col("side") == side)
+def _side_totals(totals: dict[tuple[str, str], tuple[int, int, Decimal]], side: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for txn in (REDEEM, REVERSE):
-        rows = mine.filter(pl.col("txn_type") == txn)
-        out[f"{txn}_count"] = rows.height
-        out[f"{txn}_miles"] = int(rows["miles"].sum() or 0)
-        out[f"{txn}_dollars"] = money_sum(rows["dollars"])
+        count, miles, dollars = totals.get((side, txn), (0, 0, ZERO))
+        out[f"{txn}_count"], out[f"{txn}_miles"], out[f"{txn}_dollars"] = count, miles, dollars
     return out
 
 
 def control_rows(run: dict[str, Any], summary: dict[str, dict[str, Any]],
-                 records: pl.DataFrame) -> list[ControlRow]:
-    """Both sides' control totals: what each file held and what moved money."""
-    part, plat = _side_totals(records, PARTNER), _side_totals(records, PLATFORM)
+                 totals: dict[tuple[str, str], tuple[int, int, Decimal]]) -> list[ControlRow]:
+    """Both sides' control totals: what each file held and what moved money.
+
+    Args:
+        run: The ``recon_run`` row.
+        summary: The run's ``recon_summary`` rows by side.
+        totals: ``queries.financial_totals`` of the run: count, miles and
+            dollars of the successful transactions by (side, txn_type).
+    """
+    part, plat = _side_totals(totals, PARTNER), _side_totals(totals, PLATFORM)
 
     def s(side: str, key: str) -> int:
         return int(summary.get(side, {}).get(key) or 0)
@@ -167,48 +175,56 @@ def control_rows(run: dict[str, Any], summary: dict[str, dict[str, Any]],
 
 
 def _groups(frame: pl.DataFrame, column: str, names: tuple[str, ...]) -> list[Group]:
-    out = []
-    for name in names:
-        rows = frame.filter(pl.col(column) == name)
-        if rows.height:
-            severity = SEVERITY.get(name, name)
-            out.append(Group(name, severity, rows.height,
-                             rows.filter(pl.col("status") != "RESOLVED").height,
-                             money_sum(rows["money_at_stake"])))
-    return out
+    totals = group_totals(frame, column)
+    return [Group(name, SEVERITY.get(name, name), *totals[name]) for name in names if name in totals]
 
 
 def aging_groups(carried: pl.DataFrame) -> list[Group]:
     """Carried open breaks by age bucket (every bucket, empty ones too, for a steady chart)."""
+    age = pl.col("age_days")
+    bucket = pl.lit(None, dtype=pl.String)
+    for lo, hi, label in reversed(AGING_BUCKETS):
+        bucket = pl.when((age >= lo) & (age <= hi) if hi is not None else age >= lo).then(
+            pl.lit(label)).otherwise(bucket)
+    totals = group_totals(carried.select("age_days", "status", "money_at_stake").with_columns(
+        bucket=bucket), "bucket")
     out = []
-    for lo, hi, label in AGING_BUCKETS:
-        age = pl.col("age_days")
-        rows = carried.filter((age >= lo) & (age <= hi) if hi is not None else age >= lo)
-        out.append(Group(label, "", rows.height, rows.height, money_sum(rows["money_at_stake"])))
+    for _, _, label in AGING_BUCKETS:
+        count, _, money = totals.get(label, (0, 0, ZERO))
+        out.append(Group(label, "", count, count, money))
     return out
+
+
+#: What the history chart needs of a break.
+HISTORY_COLUMNS = ("status", "delta_dollars")
 
 
 def history(conn: Connection, sponsor: str, day: date) -> list[DayPoint]:
     """Breaks and money at stake of the sponsor's last ``HISTORY_DAYS`` business dates."""
     start = day - timedelta(days=HISTORY_DAYS - 1)
-    frame = queries.breaks_for_days(conn, start, day, [sponsor])
+    frame = queries.breaks_for_days(conn, start, day, [sponsor], columns=HISTORY_COLUMNS)
     runs = queries.attempts(conn, start, day, [sponsor])
+    totals = group_totals(frame.with_columns(money_at_stake=pl.col("delta_dollars").abs()), "report_date")
     points = []
     for offset in range(HISTORY_DAYS):
         d = start + timedelta(days=offset)
-        rows = frame.filter(pl.col("report_date") == d)
+        count, _, money = totals.get(d, (0, 0, ZERO))
         mine = runs.filter(pl.col("business_date") == d)
         if mine.filter(pl.col("is_current")).height:
             state = "current" if mine["status"][-1] == "SUCCEEDED" else "failed"
         else:
             state = "failed" if mine.height else "none"
-        points.append(DayPoint(d, rows.height, money_sum(rows["delta_dollars"].abs()), state))
+        points.append(DayPoint(d, count, money, state))
     return points
 
 
 def build_run_report(conn: Connection, run_id: int, settings: Settings,
-                     now: datetime | None = None) -> RunReport:
+                     now: datetime | None = None, rejected_limit: int | None = REJECTED_LIMIT) -> RunReport:
     """Read one run's report from the warehouse.
+
+    Totals (control totals, pairs, money) are summed in the warehouse or by
+    Polars; only the breaks themselves, and at most ``rejected_limit``
+    rejected records (``rejected_total`` counts them all), are read as rows.
 
     Raises:
         ReconError: the run does not exist or did not succeed (nothing to report).
@@ -227,36 +243,23 @@ def build_run_report(conn: Connection, run_id: int, settings: Settings,
                            zone, day, keep=("status_then",)).sort(
         ["age_days", "money_at_stake", "break_id"], descending=[True, True, False], nulls_last=True)
     summary = queries.summary_rows(conn, run_id)
-    matched = queries.matches(conn, run)
     report = RunReport(
         run=run, zone=zone, generated_at=now or datetime.now(UTC),
-        control=control_rows(run, summary, queries.financial_records(conn, run_id)),
+        control=control_rows(run, summary, queries.financial_totals(conn, run_id)),
         placement={side: {k: int(summary.get(side, {}).get(k) or 0) for k in (
             "records", "matched", "settled", "in_break", "declined", "rejected")}
             for side in (PARTNER, PLATFORM)},
-        matched=_matched_groups(matched),
+        matched=queries.matched_totals(conn, run),
         breaks=breaks, carried=carried,
         history=history(conn, sponsor, day),
-        rejected=queries.rejected_records(conn, run_id).to_dicts(),
+        rejected=queries.rejected_records(conn, run_id, limit=rejected_limit).to_dicts(),
         versions=queries.versions_of(conn, sponsor, day).to_dicts(),
+        rejected_total=queries.rejected_count(conn, run_id),
     )
     report.by_type = _groups(breaks, "break_type", BREAK_TYPES)
     report.by_severity = _groups(breaks, "severity", SEVERITIES)
     report.aging = aging_groups(carried)
     return report
-
-
-def _matched_groups(pairs: pl.DataFrame) -> list[dict[str, Any]]:
-    """Pairs by rule, outcome and transaction type, with both sides' dollars."""
-    out = []
-    keys = pairs.select("rule", "outcome", "txn_type").unique().sort("outcome", "rule", "txn_type")
-    for rule, outcome, txn in keys.iter_rows():
-        rows = pairs.filter(pl.col("rule") == rule, pl.col("outcome") == outcome,
-                            pl.col("txn_type") == txn)
-        out.append({"rule": rule, "outcome": outcome, "txn_type": txn, "pairs": rows.height,
-                    "partner_dollars": money_sum(rows["partner_dollars"]),
-                    "platform_dollars": money_sum(rows["platform_dollars"])})
-    return out
 
 
 __all__ = ["ZERO", "ControlRow", "DayPoint", "Group", "RunReport", "build_run_report"]

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from reconciliation.config import Settings
 from reconciliation.reports import charts, queries
-from reconciliation.reports.columns import money_sum
+from reconciliation.reports.columns import ZERO, group_totals, money_sum
 from reconciliation.reports.html import axis_money, money, render, title
 from reconciliation.reports.model import control_rows
 from reconciliation.warehouse.schema import BREAK_TYPES
@@ -68,11 +68,25 @@ def report_dir(root: Path, sponsor: str, day: date, version: int) -> Path:
     return root / sponsor / day.isoformat() / f"v{version}"
 
 
+#: What the night and range views need of a break (totals, not the break itself).
+TOTAL_COLUMNS = ("break_type", "status", "delta_dollars")
+
+
+def _lean_breaks(conn: Connection, start: date, end: date, sponsors: list[str] | None) -> pl.DataFrame:
+    return queries.breaks_for_days(conn, start, end, sponsors, columns=TOTAL_COLUMNS).with_columns(
+        money_at_stake=pl.col("delta_dollars").abs())
+
+
 def build_night(conn: Connection, day: date, settings: Settings, sponsors: list[str] | None = None,
                 root: Path | None = None, here: Path | None = None) -> NightReport:
-    """Read one night across sponsors; links point from ``here`` to reports under ``root``."""
+    """Read one night across sponsors; links point from ``here`` to reports under ``root``.
+
+    Everything is a total: breaks are read as a few columns and summed by
+    Polars, control totals are summed in the warehouse.
+    """
     runs = queries.attempts(conn, day, day, sponsors)
-    breaks = queries.breaks_for_days(conn, day, day, sponsors)
+    breaks = _lean_breaks(conn, day, day, sponsors)
+    per_sponsor = group_totals(breaks, "sponsor_code")
     lines = []
     for sponsor in sorted(set(runs["sponsor_code"].to_list())):
         mine = runs.filter(pl.col("sponsor_code") == sponsor)
@@ -81,14 +95,13 @@ def build_night(conn: Connection, day: date, settings: Settings, sponsors: list[
                             current.row(0, named=True) if current.height else None)
         if line.current is not None:
             run = line.current
-            rows = breaks.filter(pl.col("sponsor_code") == sponsor)
-            line.breaks, line.money = rows.height, money_sum(rows["delta_dollars"].abs())
-            line.unresolved = rows.filter(pl.col("status") != "RESOLVED").height
+            line.breaks, line.unresolved, line.money = per_sponsor.get(sponsor, (0, 0, ZERO))
             control = control_rows(run, queries.summary_rows(conn, run["run_id"]),
-                                   queries.financial_records(conn, run["run_id"]))
+                                   queries.financial_totals(conn, run["run_id"]))
             line.ties = all(c.ties for c in control if c.ties is not None)
             cutoff = run["finished_at"] or datetime.now(UTC)
-            carried = queries.carried_open(conn, sponsor, day, cutoff, exclude_run=run["run_id"])
+            carried = queries.carried_open(conn, sponsor, day, cutoff, exclude_run=run["run_id"],
+                                           columns=("delta_dollars",))
             line.carried, line.carried_money = carried.height, money_sum(carried["delta_dollars"].abs())
             target = report_dir(root, sponsor, day, run["version"]) / "report.html" if root else None
             if target is not None and here is not None and target.exists():
@@ -96,10 +109,11 @@ def build_night(conn: Connection, day: date, settings: Settings, sponsors: list[
         lines.append(line)
     lines.sort(key=lambda s: (not s.failed, -s.money, s.sponsor))
     report = NightReport(day, datetime.now(UTC), lines)
+    by_type = group_totals(breaks, "break_type")
     for break_type in BREAK_TYPES:
-        rows = breaks.filter(pl.col("break_type") == break_type)
-        if rows.height:
-            report.by_type[break_type] = (rows.height, money_sum(rows["delta_dollars"].abs()))
+        if break_type in by_type:
+            count, _, money = by_type[break_type]
+            report.by_type[break_type] = (count, money)
     return report
 
 
@@ -141,44 +155,46 @@ class RangeReport:
 def build_range(conn: Connection, start: date, end: date, sponsors: list[str] | None = None) -> RangeReport:
     """Read a range; every break counts once in totals (see ``queries.breaks_for_days``)."""
     runs = queries.attempts(conn, start, end, sponsors)
-    breaks = queries.breaks_for_days(conn, start, end, sponsors)
+    breaks = _lean_breaks(conn, start, end, sponsors)
+    none = (0, 0, ZERO)
+    by_night = group_totals(breaks, "sponsor_code", "report_date")
     rows = []
     for (sponsor, day), mine in sorted(runs.group_by(["sponsor_code", "business_date"]),
                                        key=lambda g: (g[0][1], g[0][0])):
         current = mine.filter(pl.col("is_current"))
         latest = mine.sort("version").row(-1, named=True)
-        b = breaks.filter(pl.col("sponsor_code") == sponsor, pl.col("report_date") == day)
+        count, unresolved, money = by_night.get((sponsor, day), none)
         rows.append({
             "day": day, "sponsor": sponsor, "status": latest["status"], "current": current.height > 0,
             "version": current["version"][0] if current.height else None,
             "partner_records": int(current["partner_records"].sum() or 0),
             "platform_records": int(current["platform_records"].sum() or 0),
             "matched_pairs": int(current["matched_pairs"].sum() or 0),
-            "breaks": b.height, "unresolved": b.filter(pl.col("status") != "RESOLVED").height,
-            "money": money_sum(b["delta_dollars"].abs()), "error": latest["error"]})
+            "breaks": count, "unresolved": unresolved, "money": money, "error": latest["error"]})
+    by_day = group_totals(breaks, "report_date")
+    by_day_type = group_totals(breaks, "report_date", "break_type")
     days = []
     for offset in range((end - start).days + 1):
         day = start + timedelta(days=offset)
         that_day = [r for r in rows if r["day"] == day]
-        b = breaks.filter(pl.col("report_date") == day)
+        count, unresolved, money = by_day.get(day, none)
         days.append({
             "day": day, "sponsors": sum(1 for r in that_day if r["current"]),
             "failed": sum(1 for r in that_day if r["status"] != "SUCCEEDED"),
             "matched_pairs": sum(r["matched_pairs"] for r in that_day),
-            "breaks": b.height, "unresolved": b.filter(pl.col("status") != "RESOLVED").height,
-            "money": money_sum(b["delta_dollars"].abs()),
-            "by_type": {t: b.filter(pl.col("break_type") == t).height for t in BREAK_TYPES}})
+            "breaks": count, "unresolved": unresolved, "money": money,
+            "by_type": {t: by_day_type.get((day, t), none)[0] for t in BREAK_TYPES}})
     unique = breaks.unique("break_id")
+    by_sponsor = group_totals(unique, "sponsor_code")
     per_sponsor = []
     for sponsor in sorted(set(runs["sponsor_code"].to_list())):
-        b = unique.filter(pl.col("sponsor_code") == sponsor)
+        count, unresolved, money = by_sponsor.get(sponsor, none)
         nights = [r for r in rows if r["sponsor"] == sponsor]
         per_sponsor.append({"sponsor": sponsor, "nights": sum(1 for r in nights if r["current"]),
                             "failed": sum(1 for r in nights if r["status"] != "SUCCEEDED"),
-                            "breaks": b.height, "unresolved": b.filter(pl.col("status") != "RESOLVED").height,
-                            "money": money_sum(b["delta_dollars"].abs())})
+                            "breaks": count, "unresolved": unresolved, "money": money})
     totals = {"breaks": unique.height, "unresolved": unique.filter(pl.col("status") != "RESOLVED").height,
-              "money": money_sum(unique["delta_dollars"].abs()),
+              "money": money_sum(unique["money_at_stake"]),
               "matched_pairs": sum(r["matched_pairs"] for r in rows),
               "failed": sum(1 for r in rows if r["status"] != "SUCCEEDED")}
     return RangeReport(start, end, datetime.now(UTC), days, per_sponsor, rows, totals)

@@ -22,10 +22,12 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 from sqlalchemy.engine import Connection, Engine
 
 from reconciliation.config import Settings
 from reconciliation.errors import FileRejected
+from reconciliation.reports.columns import money_sum
 from reconciliation.reports.model import RunReport, build_run_report
 
 SEP = "%%"
@@ -92,18 +94,47 @@ def _trailers(rows: list[dict[str, Any]]) -> tuple[list[Any], list[Any]]:
     return t1, [len(rows), len(rows) + 4, f"{net:.2f}", f"{stake:.2f}"]
 
 
+def _d_column(name: str, kind: str, zone_name: str) -> pl.Expr:
+    """One D field as text (empty when absent), as ``_text`` writes it."""
+    if name == "collector_last4":
+        value = pl.col("collector").str.slice(-4)
+        value = pl.when(value != "").then(value)
+    elif kind == "datetime":
+        value = pl.col(name.replace("_datetime", "_ts")).dt.convert_time_zone(zone_name).dt.strftime(
+            "%Y-%m-%dT%H:%M:%S%:z")
+    elif kind == "date":
+        value = pl.col(name).dt.strftime("%Y%m%d")
+    else:  # money (Decimal with two places), int, text
+        value = pl.col(name).cast(pl.String)
+    return value.fill_null("").alias(name)
+
+
+def _d_records(report: RunReport) -> pl.DataFrame:
+    """Every D field of every break as text, in the order of the break list.
+
+    Raises:
+        ValueError: a text value cannot be written to a %% file (naming the
+            first one, in the order of the file).
+    """
+    zone_name = report.zone.polars_name
+    fields = report.breaks.select(_d_column(name, kind, zone_name) for name, kind in D_FIELDS)
+    texts = [name for name, kind in D_FIELDS if kind in ("text", "int")]
+    unsafe = fields.select(pl.any_horizontal(
+        pl.col(name).str.contains(SEP, literal=True) | ~pl.col(name).str.contains(_SAFE.pattern)
+        | pl.col(name).str.ends_with("%") for name in texts).alias("bad"))["bad"]
+    if unsafe.any():
+        row = fields.row(int(unsafe.arg_true()[0]), named=True)
+        for name in texts:
+            _text(row[name], "text")  # raises for the first unsafe field of the row
+    return fields
+
+
 def render(report: RunReport, environment: str = "PROD") -> str:
-    """The result file's text for a run report."""
+    """The result file's text for a run report (the D records are built by Polars, in bulk)."""
     if environment not in ("PROD", "CERT"):
         raise ValueError(f"environment {environment!r} must be PROD or CERT")
     zone, run, day = report.zone, report.run, report.business_date
     start, end = (t.astimezone(zone.tz) for t in zone.business_day(day))
-    rows = []
-    for b in report.breaks.to_dicts():
-        b = {**b, "collector_last4": (b["collector"] or "")[-4:] or None,
-             "partner_datetime": b["partner_ts"] and b["partner_ts"].astimezone(zone.tz),
-             "platform_datetime": b["platform_ts"] and b["platform_ts"].astimezone(zone.tz)}
-        rows.append(b)
     lines: list[list[Any]] = [
         ["H1", FILE_TYPE, report.generated_at.astimezone(zone.tz).isoformat(timespec="seconds"),
          ORIGINATOR, environment, f"{min(report.version, 999):03d}"],
@@ -111,10 +142,18 @@ def render(report: RunReport, environment: str = "PROD") -> str:
          end.isoformat(timespec="seconds"), run.get("partner_file") or "", run.get("partner_sha256") or "",
          run.get("partner_records") or 0, report.matched_pairs],
     ]
-    lines += [["D", *(_text(b[name], kind) for name, kind in D_FIELDS)] for b in rows]
-    t1, t2 = _trailers(rows)
-    lines += [["T1", *t1], ["T2", *t2]]
-    return "".join(SEP.join(str(v) for v in line) + "\n" for line in lines)
+    head = "".join(SEP.join(str(v) for v in line) + "\n" for line in lines)
+    fields = _d_records(report)
+    details = fields.select(pl.concat_str(pl.lit("D"), *fields.columns, separator=SEP).alias("d"))["d"]
+    breaks = report.breaks
+    count = {key: int((breaks[col] == key).sum()) for col, key in (
+        ("severity", "HIGH"), ("severity", "MEDIUM"), ("severity", "LOW"),
+        ("status", "PENDING"), ("status", "OPEN"), ("status", "RESOLVED"))}
+    net, stake = money_sum(breaks["delta_dollars"]), money_sum(breaks["delta_dollars"].abs())
+    t1 = ["T1", *(count[k] for k in ("HIGH", "MEDIUM", "LOW", "PENDING", "OPEN", "RESOLVED"))]
+    t2 = ["T2", breaks.height, breaks.height + 4, f"{net:.2f}", f"{stake:.2f}"]
+    body = "".join(line + "\n" for line in details.to_list())
+    return head + body + "".join(SEP.join(str(v) for v in line) + "\n" for line in (t1, t2))
 
 
 def write_result(report: RunReport, out_dir: Path, environment: str = "PROD") -> Path:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import polars as pl
@@ -24,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from reconciliation.errors import ReconError
-from reconciliation.records import PARTNER, SUCCESS_CODES
+from reconciliation.records import PARTNER, PLATFORM, SUCCESS_CODES
 from reconciliation.warehouse.db import read_frame
 from reconciliation.warehouse.schema import (
     recon_break,
@@ -37,6 +38,7 @@ from reconciliation.warehouse.schema import (
 )
 
 UNRESOLVED = ("PENDING", "OPEN")
+CENTS = Decimal("0.01")
 
 
 def current_run_ids() -> sa.Select[Any]:
@@ -87,12 +89,22 @@ def versions_of(conn: Connection, sponsor: str, day: date) -> pl.DataFrame:
     ).sort("version")
 
 
+def _break_columns(columns: Sequence[str] | None, *needed: str) -> list[Any]:
+    """``recon_break``'s columns to select: all of them, or the named ones plus ``needed``."""
+    if columns is None:
+        return [recon_break]
+    return [recon_break.c[name] for name in dict.fromkeys((*needed, *columns))]
+
+
 def breaks_for_days(conn: Connection, start: date, end: date,
-                    sponsors: Sequence[str] | None = None) -> pl.DataFrame:
+                    sponsors: Sequence[str] | None = None,
+                    columns: Sequence[str] | None = None) -> pl.DataFrame:
     """Current breaks of sponsor-days in [start, end], tagged with ``report_date``.
 
     One row per (break, report date) it belongs to (see the module docstring),
-    so a per-day grouping matches the per-run reports exactly.
+    so a per-day grouping matches the per-run reports exactly. ``columns``
+    limits what is read (totals over many days need a few columns, not the
+    whole break).
     """
     runs = read_frame(conn, sa.select(
         recon_run.c.run_id, recon_run.c.sponsor_code.label("run_sponsor"),
@@ -100,7 +112,7 @@ def breaks_for_days(conn: Connection, start: date, end: date,
     ).where(recon_run.c.is_current.is_(True), recon_run.c.business_date.between(start, end)))
     if sponsors:
         runs = runs.filter(pl.col("run_sponsor").is_in(list(sponsors)))
-    query = sa.select(recon_break).where(
+    query = sa.select(*_break_columns(columns, "break_id", "run_id", "sponsor_code", "business_date")).where(
         recon_break.c.run_id.in_(current_run_ids()),
         sa.or_(recon_break.c.business_date.between(start, end),
                recon_break.c.run_id.in_(runs["run_id"].to_list() or [-1])))
@@ -129,15 +141,18 @@ def breaks_of_run(conn: Connection, run: dict[str, Any]) -> pl.DataFrame:
 
 def events_for(conn: Connection, break_ids: Sequence[int]) -> pl.DataFrame:
     """Every status change of the given breaks, oldest first."""
-    frame = read_frame(conn, sa.select(recon_break_event).where(
-        recon_break_event.c.break_id.in_(list(break_ids) or [-1])))
+    return _sorted_events(read_frame(conn, sa.select(recon_break_event).where(
+        recon_break_event.c.break_id.in_(list(break_ids) or [-1]))))
+
+
+def _sorted_events(frame: pl.DataFrame) -> pl.DataFrame:
     # A run writes "raised" and "carried over" with the same instant: raising comes first.
     return frame.sort("break_id", "changed_at", pl.col("old_status").is_not_null(),
                       maintain_order=True)
 
 
 def carried_open(conn: Connection, sponsor: str, day: date, as_of: datetime,
-                 exclude_run: int | None = None) -> pl.DataFrame:
+                 exclude_run: int | None = None, columns: Sequence[str] | None = None) -> pl.DataFrame:
     """Breaks of earlier days still PENDING or OPEN at ``as_of``, with ``status_then``.
 
     A report regenerated weeks later must still show what was open the
@@ -146,20 +161,26 @@ def carried_open(conn: Connection, sponsor: str, day: date, as_of: datetime,
     otherwise its status then is the old status of its first change after
     ``as_of`` (a break raised after ``as_of`` did not exist then). The current
     status stays in ``status`` for reviewers who want to know what happened
-    since.
+    since. ``columns`` limits what is read (the night view needs only totals).
     """
     as_of = as_of.astimezone(UTC) if as_of.tzinfo else as_of.replace(tzinfo=UTC)
-    candidates = read_frame(conn, sa.select(recon_break).where(
+    where = [
         recon_break.c.run_id.in_(current_run_ids()),
         recon_break.c.sponsor_code == sponsor,
         recon_break.c.business_date < day,
         recon_break.c.raised_at <= as_of,
         sa.or_(recon_break.c.status.in_(UNRESOLVED), recon_break.c.updated_at > as_of),
-    ))
+    ]
     if exclude_run is not None:
-        candidates = candidates.filter(pl.col("run_id") != exclude_run)
-    changed = candidates.filter(pl.col("updated_at") > as_of)["break_id"].to_list()
-    later = events_for(conn, changed).filter(pl.col("changed_at") > as_of)
+        where.append(recon_break.c.run_id != exclude_run)
+    candidates = read_frame(conn, sa.select(
+        *_break_columns(columns, "break_id", "run_id", "status")).where(*where))
+    # The events of the candidates changed since as_of, selected in the warehouse
+    # (a list of ids would grow with the backlog).
+    changed = sa.select(recon_break.c.break_id).where(*where, recon_break.c.updated_at > as_of)
+    later = _sorted_events(read_frame(conn, sa.select(
+        recon_break_event.c.break_id, recon_break_event.c.changed_at, recon_break_event.c.old_status,
+    ).where(recon_break_event.c.break_id.in_(changed), recon_break_event.c.changed_at > as_of)))
     first_later = later.group_by("break_id").agg(before=pl.col("old_status").first())
     out = candidates.join(first_later, on="break_id", how="left").with_columns(
         status_then=pl.when(pl.col("break_id").is_in(first_later["break_id"].implode()))
@@ -173,52 +194,96 @@ def summary_rows(conn: Connection, run_id: int) -> dict[str, dict[str, Any]]:
     return {row["side"]: dict(row) for row in rows}
 
 
-def financial_records(conn: Connection, run_id: int) -> pl.DataFrame:
-    """The run's own records that moved money: every platform record and the
-    partner records the POS saw succeed (declined and no-response ones did not)."""
-    frame = read_frame(conn, sa.select(
-        recon_record.c.side, recon_record.c.txn_type, recon_record.c.response_code,
-        recon_record.c.miles, recon_record.c.dollars, recon_record.c.disposition,
-    ).where(recon_record.c.run_id == run_id))
-    return frame.filter((pl.col("side") != PARTNER)
-                        | pl.col("response_code").is_in(list(SUCCESS_CODES)))
+#: Sums of money in the warehouse: NUMERIC(38, 2), so a night's total cannot
+#: overflow the column type NUMERIC(12, 2) it is summed from.
+TOTAL = sa.Numeric(38, 2, asdecimal=True)
 
 
-def matches(conn: Connection, run: dict[str, Any]) -> pl.DataFrame:
-    """The run's pairs with both sides' dollars, read back from the records.
+def _money_total(column: Any) -> Any:
+    return sa.type_coerce(sa.func.sum(column), TOTAL)
 
-    A pair may hold a pending record of an earlier date; its record row is
-    in that date's current run, so records are looked up by (side, business
-    date, line) among current runs and the run itself.
+
+def financial_totals(conn: Connection, run_id: int) -> dict[tuple[str, str], tuple[int, int, Decimal]]:
+    """Count, miles and dollars of ``financial_records`` by (side, txn_type), summed in the warehouse.
+
+    The same records as ``financial_records``, aggregated where they are:
+    a run's records are a million rows, its totals a handful.
     """
-    pairs = read_frame(conn, sa.select(recon_match).where(recon_match.c.run_id == run["run_id"]))
-    days = set(pairs["partner_business_date"].drop_nulls().to_list()) | set(
-        pairs["platform_business_date"].drop_nulls().to_list())
-    records = read_frame(conn, sa.select(
-        recon_record.c.side, recon_record.c.business_date, recon_record.c.line_number,
-        recon_record.c.dollars, recon_record.c.run_id,
-    ).where(recon_record.c.sponsor_code == run["sponsor_code"],
-            recon_record.c.business_date.in_(sorted(days) or [run["business_date"]]),
-            sa.or_(recon_record.c.run_id.in_(current_run_ids()),
-                   recon_record.c.run_id == run["run_id"])))
-    records = records.sort(pl.col("run_id") == run["run_id"]).unique(
-        ["side", "business_date", "line_number"], keep="last")
-    out = pairs
-    for side, prefix in (("PARTNER", "partner"), ("PLATFORM", "platform")):
-        mine = records.filter(pl.col("side") == side).select(
-            pl.col("business_date").alias(f"{prefix}_business_date"),
-            pl.col("line_number").alias(f"{prefix}_line"),
-            pl.col("dollars").alias(f"{prefix}_dollars"))
-        out = out.join(mine, on=[f"{prefix}_business_date", f"{prefix}_line"], how="left")
-    return out
+    query = sa.select(
+        recon_record.c.side, recon_record.c.txn_type, sa.func.count().label("n"),
+        sa.func.sum(recon_record.c.miles).label("miles"),
+        _money_total(recon_record.c.dollars).label("dollars"),
+    ).where(recon_record.c.run_id == run_id,
+            sa.or_(recon_record.c.side != PARTNER, recon_record.c.response_code.in_(list(SUCCESS_CODES)))
+            ).group_by(recon_record.c.side, recon_record.c.txn_type)
+    return {(side, txn): (int(n), int(miles or 0), Decimal(dollars or 0).quantize(CENTS))
+            for side, txn, n, miles, dollars in conn.execute(query)}
 
 
-def rejected_records(conn: Connection, run_id: int) -> pl.DataFrame:
-    """The run's rejected records, without the raw line (reviewers need the reason and where)."""
-    return read_frame(conn, sa.select(
-        recon_rejected_record.c.side, recon_rejected_record.c.file_name,
-        recon_rejected_record.c.line_number, recon_rejected_record.c.reason,
-    ).where(recon_rejected_record.c.run_id == run_id)).sort("side", "line_number")
+def matched_totals(conn: Connection, run: dict[str, Any]) -> list[dict[str, Any]]:
+    """The run's pairs by rule, outcome and transaction type, with both sides' dollars.
+
+    Aggregated in the warehouse (a run has about one pair per record). Each
+    side's record is found by (side, business date, line): a record of the
+    run's own date is the run's own row (a run stores the records of its
+    own files, all of its date); a pending record of an earlier date, paired
+    late, is in that date's current run. So every pair finds at most one row
+    per side, and a superseded run's report reads its own records. Rows come
+    sorted by outcome, rule and transaction type; sums of absent records are 0.
+    """
+    run_id, day = run["run_id"], run["business_date"]
+    days: set[date] = {day}
+    for column in (recon_match.c.partner_business_date, recon_match.c.platform_business_date):
+        days |= {d for (d,) in conn.execute(sa.select(column).distinct().where(
+            recon_match.c.run_id == run_id, column.is_not(None)))}
+    earlier = sorted(days - {day})
+
+    def side_records(side: str) -> Any:
+        mine = sa.and_(recon_record.c.run_id == run_id, recon_record.c.business_date == day)
+        if earlier:
+            mine = sa.or_(mine, sa.and_(recon_record.c.business_date.in_(earlier),
+                                        recon_record.c.run_id.in_(current_run_ids())))
+        return sa.select(recon_record.c.business_date, recon_record.c.line_number,
+                         recon_record.c.dollars).where(
+            recon_record.c.sponsor_code == run["sponsor_code"], recon_record.c.side == side,
+            mine).subquery(side.lower())
+
+    m = recon_match.c
+    part, plat = side_records(PARTNER), side_records(PLATFORM)
+    query = sa.select(
+        m.rule, m.outcome, m.txn_type, sa.func.count().label("pairs"),
+        _money_total(part.c.dollars).label("partner_dollars"),
+        _money_total(plat.c.dollars).label("platform_dollars"),
+    ).select_from(recon_match.outerjoin(part, sa.and_(
+        part.c.business_date == m.partner_business_date, part.c.line_number == m.partner_line,
+    )).outerjoin(plat, sa.and_(
+        plat.c.business_date == m.platform_business_date, plat.c.line_number == m.platform_line,
+    ))).where(m.run_id == run_id).group_by(m.rule, m.outcome, m.txn_type)
+    rows = [{"rule": rule, "outcome": outcome, "txn_type": txn, "pairs": int(n),
+             "partner_dollars": Decimal(pd or 0).quantize(CENTS),
+             "platform_dollars": Decimal(qd or 0).quantize(CENTS)}
+            for rule, outcome, txn, n, pd, qd in conn.execute(query)]
+    return sorted(rows, key=lambda r: (r["outcome"], r["rule"], r["txn_type"]))
+
+
+def rejected_records(conn: Connection, run_id: int, limit: int | None = None) -> pl.DataFrame:
+    """The run's rejected records, without the raw line (reviewers need the reason and where).
+
+    Sorted by side and line; ``limit`` keeps the first ones (a garbled file
+    can reject every line).
+    """
+    t = recon_rejected_record.c
+    query = sa.select(t.side, t.file_name, t.line_number, t.reason).where(
+        t.run_id == run_id).order_by(t.side, t.line_number)
+    if limit is not None:
+        query = query.limit(limit)
+    return read_frame(conn, query).sort("side", "line_number", maintain_order=True)
+
+
+def rejected_count(conn: Connection, run_id: int) -> int:
+    """How many records the run rejected."""
+    return int(conn.execute(sa.select(sa.func.count()).select_from(recon_rejected_record).where(
+        recon_rejected_record.c.run_id == run_id)).scalar_one())
 
 
 def unresolved_before(conn: Connection, day: date, sponsors: Sequence[str] | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -50,16 +51,18 @@ def write_run_reports(engine: Engine, run_id: int, settings: Settings,
         report = build_run_report(conn, run_id, settings)
     target = report_dir(root, report.sponsor, report.business_date, report.version)
     target.mkdir(parents=True, exist_ok=True)
-    html = target / "report.html"
-    html.write_text(render_run(report, engine.dialect.name), encoding="utf-8")
-    paths = {
-        "html": html,
-        "xlsx": write_workbook(report, target / "breaks.xlsx"),
-        "csv": write_breaks_csv(report.breaks, target / "breaks.csv"),
-        "result": write_result(report, target, str(settings.reports.get("environment", "PROD"))),
-    }
-    if night:
-        paths["night"] = write_night(engine, settings, report.business_date, root)
+    # The workbook is the slowest file (building its XML and compressing it,
+    # both mostly outside the GIL): it is written beside the others.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recon-xlsx") as pool:
+        workbook = pool.submit(write_workbook, report, target / "breaks.xlsx")
+        html = target / "report.html"
+        html.write_text(render_run(report, engine.dialect.name), encoding="utf-8")
+        csv = write_breaks_csv(report.breaks, target / "breaks.csv")
+        result = write_result(report, target, str(settings.reports.get("environment", "PROD")))
+        night_path = write_night(engine, settings, report.business_date, root) if night else None
+        paths = {"html": html, "xlsx": workbook.result(), "csv": csv, "result": result}
+    if night_path is not None:
+        paths["night"] = night_path
     log.info("reports for run %s written to %s", run_id, target)
     return paths
 
