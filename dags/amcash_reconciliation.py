@@ -4,10 +4,11 @@
 After the midnight (EST) cut-off each sponsor's platform and partner files
 arrive over SFTP. Per sponsor, in parallel (dynamic task mapping):
 **wait for files** → **download** (verified host key, atomic, archived,
-duplicates skipped) → **reconcile** (`reconciliation.pipeline.run_day`) →
-**upload** the partner's result file. Then, across sponsors: the **daily-limit
-sweep** and the **night summary**, which fails when any sponsor did not
-reconcile.
+duplicates skipped) → **validate** (the Great Expectations gate,
+`reconciliation.pipeline.gate_day`) → **reconcile**
+(`reconciliation.pipeline.run_day`) → **upload** the partner's result file.
+Then, across sponsors: the **daily-limit sweep** and the **night summary**,
+which fails when any sponsor did not reconcile.
 
 Trigger with params to re-run: `business_date`, `sponsors`, `force` (run again
 even if the files are unchanged), `cascade` (then re-run later dates made
@@ -86,8 +87,12 @@ def amcash_reconciliation() -> None:
         return tasks.download(job)
 
     @task(max_active_tis_per_dagrun=PARALLEL_RUNS)
-    def reconcile(job: Any, fetched: Any) -> dict[str, Any]:
-        return tasks.reconcile(job, fetched)
+    def validate(job: Any, fetched: Any) -> dict[str, Any]:
+        return tasks.validate(job, fetched)
+
+    @task(max_active_tis_per_dagrun=PARALLEL_RUNS)
+    def reconcile(job: Any, fetched: Any, gate: Any) -> dict[str, Any]:
+        return tasks.reconcile(job, fetched, gate)
 
     @task
     def upload(job: Any, outcome: Any) -> dict[str, Any]:
@@ -99,7 +104,7 @@ def amcash_reconciliation() -> None:
                                     poke_interval=POKE_SECONDS, timeout=timedelta(hours=24),
                                     deferrable=DEFERRABLE)
         fetched = download(job)
-        outcome = reconcile(job, fetched)
+        outcome = reconcile(job, fetched, validate(job, fetched))
         waited >> fetched
         upload(job, outcome)
         return outcome

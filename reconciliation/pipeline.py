@@ -10,6 +10,7 @@ see each other half-done and a run that dies leaves nothing behind.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import os
 import signal
@@ -60,7 +61,7 @@ class RunOutcome:
     Attributes:
         sponsor_code: The sponsor.
         business_date: The business date reconciled.
-        status: SUCCEEDED, REJECTED, MISSING_INPUT or FAILED.
+        status: SUCCEEDED, REJECTED, MISSING_INPUT or FAILED (``gate_day``: PASSED).
         run_id: The ``recon_run`` row written.
         version: The run's version for this sponsor and date.
         error: One sentence naming the file and the first problem, for a failed run.
@@ -127,13 +128,78 @@ def sponsors_for(settings: Settings, business_date: date, inbox: Path | None) ->
 
 
 def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
-            triggered_by: str = "cli") -> RunOutcome:
+            triggered_by: str = "cli", checked: Path | None = None) -> RunOutcome:
     """Reconcile one sponsor and business date from files in a local directory.
 
     Never raises for bad input or a missing file: the outcome says REJECTED
     or MISSING_INPUT and the ``recon_run`` row records why. Raises
     ``ReconError`` only when the warehouse itself cannot be used.
+
+    Args:
+        settings: The reconciliation settings.
+        sponsor: The sponsor code.
+        business_date: The business date.
+        inbox: Local directory holding the day's files.
+        triggered_by: Who started the run (``cli``, ``airflow:<run id>``), kept in ``recon_run``.
+        checked: The file ``gate_day`` wrote for these files: its validation
+            is used instead of validating again (the DAG's separate gate task).
+            Ignored when the files have changed since.
     """
+    engine = warehouse(settings)
+    read = _read_inputs(settings, sponsor, business_date, inbox, triggered_by, checked)
+    if isinstance(read, RunOutcome):
+        return read
+    row, outcome, parsed, quality = read
+    try:
+        with write_transaction(engine) as conn:
+            result = _write_success(conn, settings, row, parsed, quality, outcome)
+    except ReconError:
+        raise
+    except Exception as exc:
+        log.exception("run of %s %s failed", sponsor, business_date)
+        return _attempt(engine, row, outcome, "FAILED",
+                        f"the run of {sponsor} {business_date} failed: {type(exc).__name__}: {exc}")
+    with engine.connect() as conn:
+        outcome.stale_dates = stale_later_dates(conn, sponsor, business_date)
+    del result, parsed
+    _data_docs(settings, outcome, quality)
+    _reports(engine, settings, outcome)
+    return outcome
+
+
+def gate_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
+             triggered_by: str = "cli") -> tuple[RunOutcome, Path | None]:
+    """Parse and validate a sponsor-day without matching: the DAG's visible data-quality step.
+
+    A file that fails (missing, rejected by the parser or by a critical
+    expectation) is recorded exactly as ``run_day`` would record it, so the
+    gate can fail fast with the reason. A passing day's validation is kept
+    in a file for ``run_day(checked=...)``, which then does not validate again.
+
+    Returns:
+        The outcome (status ``PASSED`` when the files may be reconciled) and
+        the path of the kept validation, or None when the gate stopped the day.
+    """
+    read = _read_inputs(settings, sponsor, business_date, inbox, triggered_by, None)
+    if isinstance(read, RunOutcome):
+        return read, None
+    _, outcome, parsed, quality = read
+    target = settings.state_dir / "quality" / sponsor / f"{business_date.isoformat()}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    kept = {"sha256": {side: parsed[side].sha256 for side in SIDES},
+            "reports": [q.to_json() for q in quality]}
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps(kept), encoding="utf-8")
+    tmp.replace(target)
+    outcome.status = "PASSED"
+    outcome.warnings = [w for q in quality for w in q.warnings]
+    return outcome, target
+
+
+def _read_inputs(settings: Settings, sponsor: str, business_date: date, inbox: Path, triggered_by: str,
+                 checked: Path | None) -> RunOutcome | tuple[dict[str, Any], RunOutcome, dict[str, Any],
+                                                            list[Any]]:
+    """Find, parse and validate the day's files; a day that cannot go on is recorded and returned."""
     from reconciliation.inbox import discover
     from reconciliation.parsing import parse_file
 
@@ -163,7 +229,9 @@ def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
             row[f"{side.lower()}_sha256"] = parsed[side].sha256
             row[f"{side.lower()}_records"] = parsed[side].detail_count
             row["partner_profile"] = found.profile if side == PARTNER else row.get("partner_profile")
-        quality = _validate(settings, parsed)
+        quality = _checked(checked, parsed)
+        if quality is None:
+            quality = _validate(settings, parsed)
     except FileRejected as exc:
         return _attempt(engine, row, outcome, "REJECTED", str(exc))
     except ReconError:
@@ -174,21 +242,44 @@ def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
                         f"reading the files of {sponsor} {business_date} failed: {type(exc).__name__}: {exc}")
     failed = [q.error for q in quality if q.error]
     if failed:
-        return _attempt(engine, row, outcome, "REJECTED", " ".join(failed), quality=quality)
+        outcome = _attempt(engine, row, outcome, "REJECTED", " ".join(failed), quality=quality)
+        _data_docs(settings, outcome, quality)
+        return outcome
+    return row, outcome, parsed, quality
+
+
+def _checked(path: Path | None, parsed: dict[str, Any]) -> list[Any] | None:
+    """The validation ``gate_day`` kept for exactly these files, or None."""
+    if path is None or not Path(path).is_file():
+        return None
+    kept = json.loads(Path(path).read_text(encoding="utf-8"))
+    if kept.get("sha256") != {side: parsed[side].sha256 for side in SIDES}:
+        log.warning("the files changed since they were validated (%s): validating again", path)
+        return None
+    from reconciliation.quality.gate import QualityReport
+
+    return [QualityReport.from_json(text) for text in kept["reports"]]
+
+
+def _data_docs(settings: Settings, outcome: RunOutcome, quality: list[Any]) -> None:
+    """Render the run's GX Data Docs beside its reports (a failure is a warning, never a failed run)."""
+    if not quality or outcome.run_id is None or outcome.version is None:
+        return
+    from reconciliation.quality.docs import render_data_docs
+    from reconciliation.quality.policy import policy_from
+    from reconciliation.reports.night import report_dir
+
+    if not policy_from(settings.validation).data_docs:
+        return
+    target = report_dir(settings.reports_dir, outcome.sponsor_code, outcome.business_date,
+                        outcome.version) / "data_docs"
     try:
-        with write_transaction(engine) as conn:
-            result = _write_success(conn, settings, row, parsed, quality, outcome)
-    except ReconError:
-        raise
+        for report in quality:
+            report.run_name = f"run-{outcome.run_id}"
+        outcome.report_paths["data_docs"] = render_data_docs(quality, target)
     except Exception as exc:
-        log.exception("run of %s %s failed", sponsor, business_date)
-        return _attempt(engine, row, outcome, "FAILED",
-                        f"the run of {sponsor} {business_date} failed: {type(exc).__name__}: {exc}")
-    with engine.connect() as conn:
-        outcome.stale_dates = stale_later_dates(conn, sponsor, business_date)
-    del result
-    _reports(engine, settings, outcome)
-    return outcome
+        log.exception("Data Docs for run %s failed", outcome.run_id)
+        outcome.warnings.append(f"Data Docs for run {outcome.run_id} were not written: {exc}")
 
 
 def _validate(settings: Settings, parsed: dict[str, Any]) -> list[Any]:
@@ -274,7 +365,7 @@ def _reports(engine: Engine, settings: Settings, outcome: RunOutcome) -> None:
     if writer is None or outcome.run_id is None or settings.reports.get("enabled", True) is False:
         return
     try:
-        outcome.report_paths = dict(writer(engine, outcome.run_id, settings))
+        outcome.report_paths.update(writer(engine, outcome.run_id, settings))
     except Exception as exc:
         log.exception("reports for run %s failed", outcome.run_id)
         outcome.warnings.append(f"reports for run {outcome.run_id} were not written: {exc}")

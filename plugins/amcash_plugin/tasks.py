@@ -202,17 +202,17 @@ def download(job: dict[str, Any]) -> dict[str, Any]:
     return fetched
 
 
-# -- reconcile ----------------------------------------------------------------------------------------------
+# -- validate -----------------------------------------------------------------------------------------------
 
-def reconcile(job: dict[str, Any], fetched: dict[str, Any]) -> dict[str, Any]:
-    """Run the reconciliation of the sponsor-day from the downloaded files (``pipeline.run_day``).
+def validate(job: dict[str, Any], fetched: dict[str, Any]) -> dict[str, Any]:
+    """The data-quality gate of the sponsor-day (``pipeline.gate_day``): its own task in the grid.
 
-    Without ``force``, a sponsor-day whose current run used exactly these
-    files (same SHA-256 on both sides) is not run again: a scheduler retry or
-    a backfill over reconciled days changes nothing. With ``cascade``, later
-    dates made stale by this run are re-run in date order.
+    Parses both files and runs the Great Expectations suites; a missing or
+    rejected file is recorded in ``recon_run`` and fails the task with the
+    reason (no retry). Without ``force``, a sponsor-day already reconciled
+    from exactly these files is passed through untouched.
     """
-    from reconciliation.pipeline import run_day
+    from reconciliation.pipeline import gate_day
 
     conf = settings()
     day = date.fromisoformat(job["business_date"])
@@ -221,14 +221,37 @@ def reconcile(job: dict[str, Any], fetched: dict[str, Any]) -> dict[str, Any]:
         if current is not None:
             log.info("%s %s was already reconciled from these files (version %s, run %s); trigger with "
                      "force=true to run it again", job["sponsor"], day, current["version"], current["run_id"])
-            return current
+            return {"skipped": True, "current": current}
+    gate, kept = gate_day(conf, job["sponsor"], day, Path(fetched["inbox"]),
+                          triggered_by=f"airflow:{job['run_id']}")
+    outcome = outcome_dict(gate)
+    for warning in outcome["warnings"]:
+        log.warning("%s", warning)
+    _fail_unless_ok(job, day, outcome, fetched, ok="PASSED")
+    log.info("%s %s passed the data-quality gate", job["sponsor"], day)
+    return {"skipped": False, "checked": str(kept)}
+
+
+# -- reconcile ----------------------------------------------------------------------------------------------
+
+def reconcile(job: dict[str, Any], fetched: dict[str, Any], gate: dict[str, Any]) -> dict[str, Any]:
+    """Run the reconciliation of the sponsor-day from the downloaded files (``pipeline.run_day``).
+
+    Uses the gate's validation of the same files. A sponsor-day the gate
+    passed through (already reconciled from these files) is not run again:
+    a scheduler retry or a backfill over reconciled days changes nothing.
+    With ``cascade``, later dates made stale by this run are re-run in date order.
+    """
+    from reconciliation.pipeline import run_day
+
+    if gate.get("skipped"):
+        return dict(gate["current"])
+    conf = settings()
+    day = date.fromisoformat(job["business_date"])
     outcome = outcome_dict(run_day(conf, job["sponsor"], day, Path(fetched["inbox"]),
-                                   triggered_by=f"airflow:{job['run_id']}"))
+                                   triggered_by=f"airflow:{job['run_id']}", checked=Path(gate["checked"])))
     log_outcome(outcome)
-    if outcome["status"] in ("REJECTED", "MISSING_INPUT"):
-        fail(f"{job['sponsor']} {day} {outcome['status']}: {outcome['error']}{_duplicates(fetched)}")
-    if outcome["status"] != "SUCCEEDED":
-        raise RuntimeError(f"{job['sponsor']} {day} {outcome['status']}: {outcome['error']}")
+    _fail_unless_ok(job, day, outcome, fetched, ok="SUCCEEDED")
     if outcome["stale_dates"] and job.get("cascade"):
         outcome["cascade"] = _cascade(conf, job, outcome["stale_dates"])
     elif outcome["stale_dates"]:
@@ -236,6 +259,15 @@ def reconcile(job: dict[str, Any], fetched: dict[str, Any]) -> dict[str, Any]:
                     "business_date=%s, sponsors=%s, force=true, cascade=true", job["sponsor"],
                     ", ".join(outcome["stale_dates"]), day, job["sponsor"])
     return outcome
+
+
+def _fail_unless_ok(job: dict[str, Any], day: date, outcome: dict[str, Any], fetched: dict[str, Any],
+                    ok: str) -> None:
+    """Data problems fail the task for good; anything else is retried."""
+    if outcome["status"] in ("REJECTED", "MISSING_INPUT"):
+        fail(f"{job['sponsor']} {day} {outcome['status']}: {outcome['error']}{_duplicates(fetched)}")
+    if outcome["status"] != ok:
+        raise RuntimeError(f"{job['sponsor']} {day} {outcome['status']}: {outcome['error']}")
 
 
 def outcome_dict(outcome: Any) -> dict[str, Any]:

@@ -99,20 +99,22 @@ def run_charts(report: RunReport) -> dict[str, Markup]:
     return {"by_type": by_type, "stakes": stakes, "aging": aging}
 
 
-def render_run(report: RunReport, backend: str = "warehouse", max_rows: int | None = None) -> str:
+def render_run(report: RunReport, backend: str = "warehouse", max_rows: int | None = None,
+               data_docs: bool = False) -> str:
     """The per-run HTML report.
 
     Args:
         report: The run's data.
         backend: The warehouse's kind (duckdb, postgresql) for the footer; never
             its URL, which may carry credentials.
+        data_docs: Link the run's Data Docs (``data_docs/index.html`` beside the report).
         max_rows: Most rows each break list shows (default ``MAX_ROWS``); the
             page says when a list is cut, and every figure still counts all.
     """
     limit = MAX_ROWS if max_rows is None else max_rows
     return render("run.html.j2", r=report, charts=run_charts(report),
                   zone_label=zone_label(report.zone.name), generated_at=report.generated_at,
-                  backend=backend, breaks=break_table(report.breaks.head(limit)),
+                  backend=backend, data_docs=data_docs, breaks=break_table(report.breaks.head(limit)),
                   carried=break_table(report.carried.head(limit), carried=True),
                   rejected=rejected_rows(report.rejected),
                   shown={"breaks": min(limit, report.breaks.height),

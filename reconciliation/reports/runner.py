@@ -56,7 +56,8 @@ def write_run_reports(engine: Engine, run_id: int, settings: Settings,
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recon-xlsx") as pool:
         workbook = pool.submit(write_workbook, report, target / "breaks.xlsx")
         html = target / "report.html"
-        html.write_text(render_run(report, engine.dialect.name), encoding="utf-8")
+        docs = (target / "data_docs" / "index.html").is_file()
+        html.write_text(render_run(report, engine.dialect.name, data_docs=docs), encoding="utf-8")
         csv = write_breaks_csv(report.breaks, target / "breaks.csv")
         result = write_result(report, target, str(settings.reports.get("environment", "PROD")))
         night_path = write_night(engine, settings, report.business_date, root) if night else None

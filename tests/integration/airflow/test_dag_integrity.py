@@ -96,7 +96,8 @@ def test_sponsors_are_mapped_and_fan_in_after_all(dagbag: Any) -> None:
     dag = dagbag.dags[DAG_ID]
     group = [t for t in dag.tasks if t.task_id.startswith("sponsor_day.")]
     assert {t.task_id for t in group} == {"sponsor_day.wait_for_files", "sponsor_day.download",
-                                         "sponsor_day.reconcile", "sponsor_day.upload"}
+                                         "sponsor_day.validate", "sponsor_day.reconcile",
+                                         "sponsor_day.upload"}
     assert all(t.get_closest_mapped_task_group() is not None for t in group)
     summary = dag.get_task("night_summary")
     assert summary.trigger_rule == "all_done"

@@ -69,7 +69,6 @@ def stage(tmp_path_factory: pytest.TempPathFactory, sshd: Sshd, pg_database: str
         "state_dir": str(base / "state"),
         "sponsors": {"ABCD": {}, "EFGH": {}, "WXYZ": {"partner_profile": "csv_cents"}},
         "sftp": {"conn_id": "amcash_sftp", "inbox_dir": str(sshd.inbox), "outbox_dir": str(sshd.outbox)},
-        "validation": {"enabled": False},  # the quality gate has its own tests; it costs seconds per file
     }))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Hooks)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -151,6 +150,24 @@ def test_night_over_sftp_equals_ground_truth(reconciled: list[Any], stage: dict[
     assert len(results) == 6 and not any(".part-" in name for name in results)
 
 
+def test_each_sponsor_day_passed_its_own_gate_task(reconciled: list[Any], stage: dict[str, Any]) -> None:
+    from reconciliation.quality.table import recon_validation
+    from reconciliation.warehouse.db import engine_for
+
+    for run in reconciled:
+        gates = {k: v for k, v in states(run).items() if k[0] == "sponsor_day.validate"}
+        assert len(gates) == len(SPONSORS) and set(gates.values()) == {"success"}
+    with engine_for(stage["url"]).connect() as conn:
+        sides = conn.execute(sa.select(recon_validation.c.run_id, recon_validation.c.side).distinct()).all()
+    succeeded = [r for r in runs(stage["url"]) if r["status"] == "SUCCEEDED"]
+    assert sorted(sides) == sorted((r["run_id"], side) for r in succeeded for side in ("PARTNER", "PLATFORM"))
+    for r in succeeded:
+        docs = stage["state"] / "reports" / r["sponsor_code"] / str(r["business_date"]) / f"v{r['version']}"
+        html = (docs / "data_docs" / "index.html").read_text()
+        assert r["partner_file"] in html and r["platform_file"] in html
+        assert any(f"run-{r['run_id']}" in str(p) for p in (docs / "data_docs").glob("validations/*/*"))
+
+
 def test_rerun_of_unchanged_files_is_not_processed_twice(reconciled: list[Any], stage: dict[str, Any],
                                                          dagbag: Any) -> None:
     before = runs(stage["url"])
@@ -178,13 +195,14 @@ def test_missing_file_is_missing_input_and_others_carry_on(reconciled: list[Any]
     assert run.state == "failed"
     ti = states(run)
     assert ti[("sponsor_day.reconcile", 0)] == "success"  # ABCD, mapped first
-    assert ti[("sponsor_day.reconcile", 1)] == "failed"
+    assert ti[("sponsor_day.validate", 1)] == "failed"  # the gate finds no files and says so
+    assert ti[("sponsor_day.reconcile", 1)] == "upstream_failed"
     assert ti[("night_summary", -1)] == "failed"
     [nope] = [r for r in runs(stage["url"]) if r["sponsor_code"] == "NOPE"]
     assert nope["status"] == "MISSING_INPUT" and not nope["is_current"]
     assert "no partner file and platform file for sponsor NOPE" in nope["error"]
     texts = [hook["text"] for hook in Hooks.received]
-    assert any("sponsor_day.reconcile[1]" in t and "MISSING_INPUT" in t for t in texts), texts
+    assert any("sponsor_day.validate[1]" in t and "MISSING_INPUT" in t for t in texts), texts
 
 
 def test_deferrable_wait_hands_over_to_the_trigger(reconciled: list[Any], stage: dict[str, Any],
