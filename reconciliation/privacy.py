@@ -6,10 +6,12 @@ must join one collector across sponsors without knowing who it is). The hash
 is the first 8 bytes of HMAC-SHA256(key, digits), read as a signed big-endian
 integer so that it fits an ``Int64`` column in every warehouse.
 
-HMAC has no vectorized implementation in Polars or NumPy, so it is computed in
-Python, but only once per distinct number: a big sponsor's file repeats the
-same collectors many times, and the per-row work (finding the distinct
-numbers, mapping the hashes back) stays vectorized. ``CollectorHasher`` also
+HMAC has no vectorized implementation in Polars or NumPy. It is computed once
+per distinct number (a big sponsor's file repeats the same collectors many
+times, and the per-row work of finding the distinct numbers and mapping the
+hashes back stays vectorized), and for more than a few thousand numbers by
+DuckDB's multi-threaded ``sha256`` as HMAC's two nested hashes: about 4x
+faster than ``hashlib`` in a Python loop on 2 cores, and the same bytes. ``CollectorHasher`` also
 remembers numbers it has already hashed, so the second file of a run (the
 other side, the same collectors) costs almost nothing.
 """
@@ -41,6 +43,8 @@ _LONG_RUN = re.compile(LONG_RUN_RE)
 #: differ, and every 1-19 digit string fits below 2**64.
 _OFFSETS = np.array([0, *((10**n - 10) // 9 for n in range(1, 20))], dtype=np.uint64)
 _CACHE_LIMIT = 5_000_000
+#: Fewer numbers than this are hashed in Python (starting DuckDB costs more).
+_VECTOR_MIN = 5_000
 
 
 class CollectorHasher:
@@ -57,8 +61,8 @@ class CollectorHasher:
             raise ValueError("the collector hash key must not be empty")
         block = key if len(key) <= 64 else hashlib.sha256(key).digest()
         block = block.ljust(64, b"\0")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+        self._ipad, self._opad = bytes(b ^ 0x36 for b in block), bytes(b ^ 0x5C for b in block)
+        self._inner, self._outer = hashlib.sha256(self._ipad), hashlib.sha256(self._opad)
         self._limit = cache_limit
         # Sorted keys of numbers already hashed and their hashes: a new array
         # pair replaces the old one atomically, so threads may share a hasher.
@@ -67,8 +71,10 @@ class CollectorHasher:
             np.empty(0, np.int64),
         )
 
-    def digest8(self, numbers: list[bytes]) -> np.ndarray:
-        """HMAC-SHA256 of each number, first 8 bytes as signed big-endian integers."""
+    def digest8(self, numbers: pl.Series) -> np.ndarray:
+        """HMAC-SHA256 of each number (a Binary series), first 8 bytes as signed big-endian integers."""
+        if len(numbers) >= _VECTOR_MIN:
+            return self._digest8_sql(numbers)
         inner_copy, outer_copy = self._inner.copy, self._outer.copy
 
         def one(number: bytes) -> bytes:
@@ -78,8 +84,20 @@ class CollectorHasher:
             outer.update(inner.digest())
             return outer.digest()[:8]
 
-        joined = b"".join(map(one, numbers))
+        joined = b"".join(map(one, numbers.to_list()))
         return np.frombuffer(joined, dtype=">i8").astype(np.int64)
+
+    def _digest8_sql(self, numbers: pl.Series) -> np.ndarray:
+        """``digest8`` in DuckDB: sha256(opad || sha256(ipad || n)), first 16 hex digits."""
+        import duckdb
+
+        with duckdb.connect() as con:
+            con.register("numbers", pl.DataFrame({"n": numbers}).to_arrow())
+            query = ("SELECT ('0x' || substr(sha256($outer::BLOB || unhex(sha256($inner::BLOB || n))),"
+                     " 1, 16))::UBIGINT AS h FROM numbers")
+            table = con.sql(query, params={"outer": self._opad, "inner": self._ipad}).to_arrow_table()
+        hashes = table.column("h").to_numpy()
+        return np.ascontiguousarray(hashes, dtype=np.uint64).view(np.int64)
 
     def hash(self, numbers: pl.Series, *, validated: bool = False) -> pl.Series:
         """Hash a String column; null where the value is null, masked or not 1-19 digits.
@@ -132,7 +150,7 @@ class CollectorHasher:
         miss = ~hit
         if miss.any():
             strings = text.gather(pl.Series(where[miss])).cast(pl.Binary)
-            hashes[miss] = self.digest8(strings.to_list())
+            hashes[miss] = self.digest8(strings)
             if len(known_keys) + int(miss.sum()) > self._limit:
                 self._cache = (unique.copy(), hashes.copy())
             else:

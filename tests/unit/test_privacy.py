@@ -31,6 +31,13 @@ def test_hash_is_hmac_sha256_first_8_bytes_signed() -> None:
     assert collector_hash(numbers, b"k").dtype == pl.Int64
 
 
+@pytest.mark.parametrize("key", [b"k", b"x" * 64, b"long key " * 10])
+def test_many_numbers_hash_in_bulk_to_the_same_values(key: bytes) -> None:
+    numbers = [str(7 * i) for i in range(6_000)] + ["0007", "9" * 19]  # past the bulk threshold
+    got = CollectorHasher(key).hash(pl.Series(numbers)).to_list()
+    assert got == [reference(key, n) for n in numbers]
+
+
 def test_hash_is_deterministic_and_keyed() -> None:
     numbers = pl.Series(["6012345678901234", "6012345678901234", "6012345678909999"])
     first, again = collector_hash(numbers, b"key-1"), collector_hash(numbers, b"key-1")
