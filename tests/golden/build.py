@@ -4,7 +4,9 @@ Each case is a folder under tests/golden/ holding the input files (as the
 partner and the platform would deliver them) beside ``expected_breaks.csv``
 (and, where the case is about them, ``expected_runs.csv`` and
 ``expected_rejected.csv``). The files are committed; this script is how they
-were written: ``python tests/golden/build.py`` rewrites them all.
+were written: ``python tests/golden/build.py`` rewrites them all (but
+``csv_partner_profile``, a partner CSV layout, which its ``case.md`` describes
+and this script leaves alone).
 """
 
 from __future__ import annotations
