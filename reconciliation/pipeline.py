@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -318,6 +318,8 @@ def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
                          Rates(settings.miles_per_unit, settings.dollars_per_unit))
     result = reconcile(parsed[PARTNER].records, parsed[PLATFORM].records, ctx.pending, ctx.history,
                        params)
+    for side in SIDES:  # the candidates hold what is needed now: let the parsed frames go
+        parsed[side] = replace(parsed[side], records=parsed[side].records.clear())
     records = result.cands.filter(~pl.col("is_pending"))
     unplaced = records.filter(pl.col("disposition") == "UNPLACED").height
     if unplaced:

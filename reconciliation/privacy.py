@@ -42,7 +42,8 @@ _LONG_RUN = re.compile(LONG_RUN_RE)
 #: strings of length n map to [sum(10**l for l < n), ...), so "0123" and "123"
 #: differ, and every 1-19 digit string fits below 2**64.
 _OFFSETS = np.array([0, *((10**n - 10) // 9 for n in range(1, 20))], dtype=np.uint64)
-_CACHE_LIMIT = 5_000_000
+#: Enough for both files of a 10-million-record night to share their hashes (16 bytes a number).
+_CACHE_LIMIT = 25_000_000
 #: Fewer numbers than this are hashed in Python (starting DuckDB costs more).
 _VECTOR_MIN = 5_000
 

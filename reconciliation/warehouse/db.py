@@ -145,6 +145,10 @@ def _prepare(frame: pl.DataFrame, table: sa.Table) -> pl.DataFrame:
     return frame.select(cols)
 
 
+#: Rows handed to DuckDB per INSERT: each slice is converted to Arrow on its own.
+INSERT_SLICE = 1_000_000
+
+
 def insert_frame(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> int:
     """Bulk-insert a frame into a table inside the connection's transaction.
 
@@ -158,11 +162,12 @@ def insert_frame(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> int:
     if is_duckdb(conn):
         raw = _duckdb(conn)
         view = f"_bulk_{table.name}"
-        raw.register(view, data.to_arrow())
-        try:
-            raw.execute(f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM {view}')
-        finally:
-            raw.unregister(view)
+        for start in range(0, data.height, INSERT_SLICE):  # bounded Arrow copies of a big frame
+            raw.register(view, data.slice(start, INSERT_SLICE).to_arrow())
+            try:
+                raw.execute(f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM {view}')
+            finally:
+                raw.unregister(view)
     elif conn.dialect.name == "postgresql":
         raw = conn.connection.driver_connection
         assert raw is not None

@@ -27,12 +27,24 @@ def _count(frame: pl.DataFrame, **equal: str) -> int:
     return frame.filter(mask).height
 
 
-def _sum(frame: pl.DataFrame, column: str, **equal: str) -> Any:
-    mask = pl.lit(True)
-    for name, value in equal.items():
-        mask = mask & (pl.col(name).cast(pl.String) == value)
-    total = frame.filter(mask)[column].sum()
-    return total if total is not None else 0
+def _record_totals(records: pl.DataFrame) -> dict[tuple[str, str, str], tuple[int, int, Any]]:
+    """(side, disposition, txn_type) -> (count, miles, dollars): one pass over the records."""
+    totals = records.group_by(
+        pl.col("side").cast(pl.String), pl.col("disposition").cast(pl.String),
+        pl.col("txn_type").cast(pl.String),
+    ).agg(pl.len().alias("n"), pl.col("miles").sum(), pl.col("dollars").sum())
+    return {(r[0], r[1], r[2]): (r[3], r[4], r[5]) for r in totals.iter_rows()}
+
+
+class _Totals(dict[tuple[str, str], tuple[int, int, Any]]):
+    """One side's (disposition, txn_type) -> (count, miles, dollars)."""
+
+    def count(self, disposition: str | None = None, txn: str | None = None) -> int:
+        return sum(n for (d, t), (n, _, _) in self.items() if disposition in (None, d) and txn in (None, t))
+
+    def amount(self, txn: str, index: int) -> Any:
+        """Miles (index 1) or dollars (index 2) of one transaction type."""
+        return sum((v[index] or 0 for (_, t), v in self.items() if t == txn), start=0)
 
 
 def summary_rows(run_id: int, sponsor: str, day: date, parsed: dict[str, Any],
@@ -47,29 +59,32 @@ def summary_rows(run_id: int, sponsor: str, day: date, parsed: dict[str, Any],
         records: This day's usable records with ``disposition``.
         breaks: Every break the run raised (with ``side`` and ``delta_dollars``).
     """
+    totals = _record_totals(records)
     rows = []
     for side in (PARTNER, PLATFORM, "BOTH"):
-        mine = records.filter(pl.col("side").cast(pl.String) == side)
+        mine = _Totals({key[1:]: value for key, value in totals.items() if key[0] == side})
+        count, amount = mine.count, mine.amount
         side_breaks = breaks.filter(pl.col("side") == side)
         row: dict[str, Any] = {
             "run_id": run_id, "sponsor_code": sponsor, "business_date": day, "side": side,
             "records": parsed[side].detail_count if side in parsed else 0,
             "rejected": parsed[side].rejected.height if side in parsed else 0,
-            "declined": _count(mine, disposition="DECLINED"),
-            "matched": _count(mine, disposition="MATCHED"),
-            "settled": _count(mine, disposition="SETTLED"),
-            "in_break": _count(mine, disposition="BREAK") + _count(mine, disposition="DUPLICATE"),
-            "redeem_count": _count(mine, txn_type=REDEEM),
-            "redeem_miles": int(_sum(mine, "miles", txn_type=REDEEM)),
-            "redeem_dollars": Decimal(_sum(mine, "dollars", txn_type=REDEEM)).quantize(ZERO),
-            "reverse_count": _count(mine, txn_type=REVERSE),
-            "reverse_miles": int(_sum(mine, "miles", txn_type=REVERSE)),
-            "reverse_dollars": Decimal(_sum(mine, "dollars", txn_type=REVERSE)).quantize(ZERO),
+            "declined": count("DECLINED"),
+            "matched": count("MATCHED"),
+            "settled": count("SETTLED"),
+            "in_break": count("BREAK") + count("DUPLICATE"),
+            "redeem_count": count(txn=REDEEM),
+            "redeem_miles": int(amount(REDEEM, 1)),
+            "redeem_dollars": Decimal(amount(REDEEM, 2)).quantize(ZERO),
+            "reverse_count": count(txn=REVERSE),
+            "reverse_miles": int(amount(REVERSE, 1)),
+            "reverse_dollars": Decimal(amount(REVERSE, 2)).quantize(ZERO),
             "breaks_total": side_breaks.height,
             "money_at_stake": money_at_stake(side_breaks),
         }
+        by_type = dict(side_breaks.group_by("break_type").len().iter_rows()) if side_breaks.height else {}
         for break_type in BREAK_TYPES:
-            row[f"breaks_{break_type.lower()}"] = _count(side_breaks, break_type=break_type)
+            row[f"breaks_{break_type.lower()}"] = int(by_type.get(break_type, 0))
         rows.append(row)
     frame = pl.DataFrame(rows)
     return frame.with_columns(
