@@ -126,9 +126,12 @@ def reversal_breaks(cands: pl.DataFrame, events: pl.Series, reference: pl.DataFr
 def conversion_breaks(cands: pl.DataFrame, events: pl.Series, rates: Rates) -> pl.DataFrame:
     """CONVERSION_ERROR: miles ≠ units × miles rate, or dollars ≠ units × dollar rate."""
     expected = (pl.col("units").cast(MONEY) * pl.lit(rates.dollars_per_unit).cast(MONEY)).cast(MONEY)
+    # Compared in whole cents (the Decimal's integer form): exact, and far
+    # cheaper than Decimal arithmetic over every record.
+    cents = pl.Series([rates.dollars_per_unit]).cast(MONEY).to_physical()[0]
     bad = cands.select("rid", "units", "miles", "dollars", side_s=pl.col("side").cast(pl.String)).filter(
         events & ((pl.col("miles") != pl.col("units") * rates.miles_per_unit)
-                  | (pl.col("dollars") != expected))
+                  | (pl.col("dollars").to_physical() != pl.col("units").cast(pl.Int128) * cents))
     ).with_columns(expected=expected)
     out = []
     for side, prefix in ((PARTNER, "p_"), (PLATFORM, "q_")):
