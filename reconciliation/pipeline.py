@@ -320,7 +320,8 @@ def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
                        params)
     for side in SIDES:  # the candidates hold what is needed now: let the parsed frames go
         parsed[side] = replace(parsed[side], records=parsed[side].records.clear())
-    records = result.cands.filter(~pl.col("is_pending"))
+    has_pending = bool(result.cands.get_column("is_pending").any())  # else no copy of millions of rows
+    records = result.cands.filter(~pl.col("is_pending")) if has_pending else result.cands
     unplaced = records.filter(pl.col("disposition") == "UNPLACED").height
     if unplaced:
         raise AssertionError(f"{unplaced} records ended in no place (conservation violated)")
@@ -341,8 +342,9 @@ def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
     insert_frame(conn, recon_rejected_record, rejected.with_columns(run_id=ids))
     insert_frame(conn, recon_record, records.with_columns(run_id=ids))
     pending = breaks.filter(pl.col("status") == "PENDING", pl.col("record_rid").is_not_null())
-    insert_frame(conn, recon_pending_record, pending.select("break_id", rid="record_rid").join(
-        result.cands, on="rid").with_columns(run_id=ids))
+    rids = pending.get_column("record_rid")  # ``rid`` is the candidates' row index: gather, never join
+    insert_frame(conn, recon_pending_record, result.cands.select(pl.all().gather(rids)).with_columns(
+        break_id=pending.get_column("break_id"), run_id=ids))
     limit = limit_breaks(conn, sponsor, day, settings.timezone, settings.daily_limit)
     limit_rows = insert_breaks(conn, limit, run_id=run_id, sponsor=sponsor, previous_runs=[],
                                now=now)
