@@ -12,8 +12,6 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-import os
-import signal
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -29,6 +27,7 @@ from reconciliation.matching.checks import Rates
 from reconciliation.matching.engine import MatchParams, MatchResult, reconcile
 from reconciliation.matching.limit import limit_breaks
 from reconciliation.records import PARTNER, PLATFORM, SIDES
+from reconciliation.runtime import failpoint, release_memory
 from reconciliation.warehouse import summary as summaries
 from reconciliation.warehouse.context import load_context, stale_later_dates
 from reconciliation.warehouse.db import engine_for, ensure_schema, insert_frame, write_transaction
@@ -93,16 +92,6 @@ def warehouse(settings: Settings) -> Engine:
         ensure_schema(engine)
         _ready.add(settings.warehouse_url)
     return engine
-
-
-def failpoint(name: str) -> None:
-    """Die here, abruptly, when ``$RECON_FAILPOINT`` names this point (fault-injection tests).
-
-    The process is killed with SIGKILL, as an operator's ``kill -9`` or an
-    out-of-memory kill would, so nothing gets a chance to clean up.
-    """
-    if os.environ.get("RECON_FAILPOINT") == name:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def forget_warehouse(url: str) -> None:
@@ -232,6 +221,7 @@ def _read_inputs(settings: Settings, sponsor: str, business_date: date, inbox: P
         quality = _checked(checked, parsed)
         if quality is None:
             quality = _validate(settings, parsed)
+            release_memory()
     except FileRejected as exc:
         return _attempt(engine, row, outcome, "REJECTED", str(exc))
     except ReconError:
@@ -320,6 +310,7 @@ def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
                        params)
     for side in SIDES:  # the candidates hold what is needed now: let the parsed frames go
         parsed[side] = replace(parsed[side], records=parsed[side].records.clear())
+    release_memory()
     has_pending = bool(result.cands.get_column("is_pending").any())  # else no copy of millions of rows
     records = result.cands.filter(~pl.col("is_pending")) if has_pending else result.cands
     unplaced = records.filter(pl.col("disposition") == "UNPLACED").height
