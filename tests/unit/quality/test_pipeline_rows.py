@@ -51,3 +51,6 @@ def test_each_run_version_stores_its_validation_once(tmp_path: Path) -> None:
     assert failed == ["ts_within_period"]
     assert error == third.error
     assert error.startswith(f"{platform.name} failed data-quality checks: record times")
+    for run in (first, second, third):  # every validated attempt has its Data Docs, a rejected one too
+        docs = settings.reports_dir / "ABCD" / str(DAY) / f"v{run.version}" / "data_docs" / "index.html"
+        assert run.report_paths["data_docs"] == docs.resolve() and platform.name in docs.read_text()
