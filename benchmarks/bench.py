@@ -498,8 +498,9 @@ def render(opts: argparse.Namespace, facts: dict[str, Any], data: dict[int, dict
         "# Benchmarks", "",
         f"Written by `benchmarks/bench.py {' '.join(opts.argv)}` (`make bench`) on "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {facts['commit']}. "
-        "Re-run `make bench` (or `make bench BENCH_ARGS='--sizes 100000,1000000,10000000'`) "
-        "to reproduce; the notes at the end are kept across runs.", "",
+        "Re-run `make bench` (all three sizes, about 10 minutes and 3 GB of generated files; "
+        "`make bench BENCH_ARGS='--sizes 1000000'` for one) to reproduce; the notes at the end "
+        "are kept across runs.", "",
         "## Machine", "",
         f"{facts['nproc']} cores ({facts['cpu']}), {facts['memory_gib']:.1f} GiB memory, "
         f"Linux {facts['kernel']}; Python {facts['python']}, Polars {facts['polars']}, "
@@ -541,8 +542,8 @@ def existing_notes(path: Path) -> str | None:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="100000,1000000",
-                        help="records per side, comma-separated (default 100000,1000000)")
+    parser.add_argument("--sizes", default="100000,1000000,10000000",
+                        help="records per side, comma-separated (default 100000,1000000,10000000)")
     parser.add_argument("--quick", action="store_true",
                         help=f"one tiny size ({QUICK_SIZE:,}) for a CI smoke test")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md",
@@ -558,8 +559,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="runs of each measurement; the median is reported (default 1)")
     parser.add_argument("--reports-max", type=int, default=1_000_000,
                         help="let run_day write its reports (timed apart) up to this size")
-    parser.add_argument("--max-rss-gib", type=float, default=18.0,
-                        help="stop a measurement whose RSS passes this (default 18; 0: no limit)")
+    parser.add_argument("--max-rss-gib", type=float, default=20.0,
+                        help="stop a measurement whose RSS passes this (default 20; 0: no limit)")
     parser.add_argument("--only", default=",".join(MEASUREMENTS),
                         help="measurements to run (default all: project,floor,duckdb,datacompy)")
     opts = parser.parse_args(argv)
