@@ -131,8 +131,9 @@ def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
         inbox: Local directory holding the day's files.
         triggered_by: Who started the run (``cli``, ``airflow:<run id>``), kept in ``recon_run``.
         checked: The file ``gate_day`` wrote for these files: its validation
-            is used instead of validating again (the DAG's separate gate task).
-            Ignored when the files have changed since.
+            is used instead of validating again (the DAG's separate gate task),
+            and the file is removed once the run has committed. Ignored when
+            missing or when the files have changed since.
     """
     engine = warehouse(settings)
     read = _read_inputs(settings, sponsor, business_date, inbox, triggered_by, checked)
@@ -150,6 +151,8 @@ def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
                         f"the run of {sponsor} {business_date} failed: {type(exc).__name__}: {exc}")
     with engine.connect() as conn:
         outcome.stale_dates = stale_later_dates(conn, sponsor, business_date)
+    if checked is not None:  # handed over and now in recon_validation; a re-run validates afresh
+        Path(checked).unlink(missing_ok=True)
     del result, parsed
     _data_docs(settings, outcome, quality)
     _reports(engine, settings, outcome)
