@@ -146,9 +146,7 @@ def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
     except ReconError:
         raise
     except Exception as exc:
-        log.exception("run of %s %s failed", sponsor, business_date)
-        return _attempt(engine, row, outcome, "FAILED",
-                        f"the run of {sponsor} {business_date} failed: {type(exc).__name__}: {exc}")
+        return _failed(engine, row, outcome, "the run of", exc)
     with engine.connect() as conn:
         outcome.stale_dates = stale_later_dates(conn, sponsor, business_date)
     if checked is not None:  # handed over and now in recon_validation; a re-run validates afresh
@@ -230,9 +228,7 @@ def _read_inputs(settings: Settings, sponsor: str, business_date: date, inbox: P
     except ReconError:
         raise
     except Exception as exc:
-        log.exception("reading the files of %s %s failed", sponsor, business_date)
-        return _attempt(engine, row, outcome, "FAILED",
-                        f"reading the files of {sponsor} {business_date} failed: {type(exc).__name__}: {exc}")
+        return _failed(engine, row, outcome, "reading the files of", exc)
     failed = [q.error for q in quality if q.error]
     if failed:
         outcome = _attempt(engine, row, outcome, "REJECTED", " ".join(failed), quality=quality)
@@ -292,6 +288,17 @@ def _attempt(engine: Engine, row: dict[str, Any], outcome: RunOutcome, status: s
         _write_quality(conn, outcome.run_id, quality or [])
     outcome.status, outcome.error, outcome.version = status, error, row["version"]
     return outcome
+
+
+def _failed(engine: Engine, row: dict[str, Any], outcome: RunOutcome, doing: str,
+            exc: Exception) -> RunOutcome:
+    """Record an unexpected error as a FAILED attempt.
+
+    The traceback goes to the log; ``recon_run.error`` gets one sentence.
+    """
+    what = f"{doing} {row['sponsor_code']} {row['business_date']}"
+    log.exception("%s failed", what)
+    return _attempt(engine, row, outcome, "FAILED", f"{what} failed: {type(exc).__name__}: {exc}")
 
 
 def _write_quality(conn: Connection, run_id: int, quality: list[Any]) -> None:

@@ -11,9 +11,10 @@ per distinct number (a big sponsor's file repeats the same collectors many
 times, and the per-row work of finding the distinct numbers and mapping the
 hashes back stays vectorized), and for more than a few thousand numbers by
 DuckDB's multi-threaded ``sha256`` as HMAC's two nested hashes: about 4x
-faster than ``hashlib`` in a Python loop on 2 cores, and the same bytes. ``CollectorHasher`` also
-remembers numbers it has already hashed, so the second file of a run (the
-other side, the same collectors) costs almost nothing.
+faster than ``hashlib`` in a Python loop on 2 cores, and the same bytes.
+``CollectorHasher`` also remembers numbers it has already hashed, so the
+second file of a run (the other side, the same collectors) costs almost
+nothing.
 """
 
 from __future__ import annotations

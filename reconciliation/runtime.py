@@ -18,12 +18,9 @@ def release_memory() -> None:
     own allocators. Without this, a 10-million-record night carries about
     2 GB of dead validation memory into matching and writing.
     """
-    try:
-        import pyarrow
+    import pyarrow
 
-        pyarrow.default_memory_pool().release_unused()
-    except ImportError:  # pragma: no cover - pyarrow is a dependency
-        pass
+    pyarrow.default_memory_pool().release_unused()
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):  # another libc: nothing to trim
             ctypes.CDLL("libc.so.6").malloc_trim(0)

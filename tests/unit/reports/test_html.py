@@ -7,11 +7,14 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciliation.config import Settings
 from reconciliation.reports import write_run_reports
-from reconciliation.reports.html import money, render_run
+from reconciliation.reports.html import money, number, render_run
 from reconciliation.reports.model import build_run_report
 from reconciliation.warehouse.db import engine_for
 from tests.unit.reports.conftest import Seeded
@@ -125,6 +128,21 @@ def test_money_formatting_is_exact() -> None:
     assert money(Decimal("-0.10"), signed=True) == "-$0.10"
     assert money(Decimal("3"), signed=True) == "+$3.00"
     assert money(None) == ""
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.decimals(min_value=-10**9, max_value=10**9, places=2)), max_size=20),
+       st.lists(st.one_of(st.none(), st.integers(min_value=-10**12, max_value=10**12)), max_size=20))
+def test_break_list_formats_money_and_numbers_like_the_rest_of_the_page(
+        amounts: list[Decimal | None], counts: list[int | None]) -> None:
+    from reconciliation.reports.html import _money, _number
+
+    money_frame = pl.DataFrame({"v": amounts}, schema={"v": pl.Decimal(12, 2)})
+    for signed in (False, True):
+        assert money_frame.select(_money(pl.col("v"), signed)).to_series().to_list() == [
+            money(a, signed=signed) for a in amounts]
+    count_frame = pl.DataFrame({"v": counts}, schema={"v": pl.Int64})
+    assert count_frame.select(_number(pl.col("v"))).to_series().to_list() == [number(c) for c in counts]
 
 
 def test_reports_refuse_runs_that_did_not_succeed(seeded: Seeded) -> None:
