@@ -22,7 +22,7 @@ import polars as pl
 from sqlalchemy.engine import Connection, Engine
 
 from reconciliation.config import Settings
-from reconciliation.errors import FileRejected, ReconError
+from reconciliation.errors import FileRejected, ReconError, WarehouseError
 from reconciliation.matching.checks import Rates
 from reconciliation.matching.engine import MatchParams, MatchResult, reconcile
 from reconciliation.matching.limit import limit_breaks
@@ -31,6 +31,8 @@ from reconciliation.runtime import failpoint, release_memory
 from reconciliation.warehouse import summary as summaries
 from reconciliation.warehouse.context import load_context, stale_later_dates
 from reconciliation.warehouse.db import engine_for, ensure_schema, insert_frame, write_transaction
+from reconciliation.warehouse.failures import cause, database_errors
+from reconciliation.warehouse.meta import check_key, claim_key, key_fingerprint
 from reconciliation.warehouse.schema import (
     recon_match,
     recon_pending_record,
@@ -85,7 +87,12 @@ class RunOutcome:
 
 
 def warehouse(settings: Settings) -> Engine:
-    """The warehouse engine, with its schema created or migrated once per process."""
+    """The warehouse engine, its schema checked once per process (created at head when empty).
+
+    Raises:
+        WarehouseOutdated: the warehouse needs ``recon db upgrade`` first.
+        WarehouseError: it cannot be reached.
+    """
     engine = engine_for(settings.warehouse_url)
     if settings.warehouse_url not in _ready:
         _optional("reconciliation.quality.table")  # registers recon_validation
@@ -140,14 +147,17 @@ def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
     if isinstance(read, RunOutcome):
         return read
     row, outcome, parsed, quality = read
+    doing = f"writing the run of {sponsor} {business_date}"
     try:
-        with write_transaction(engine) as conn:
+        with write_transaction(engine, doing) as conn:
             result = _write_success(conn, settings, row, parsed, quality, outcome)
+    except WarehouseError as exc:  # the database failed, not the run: record it if it still can be
+        return _record_failure(engine, row, outcome, str(exc))
     except ReconError:
         raise
     except Exception as exc:
         return _failed(engine, row, outcome, "the run of", exc)
-    with engine.connect() as conn:
+    with database_errors(engine.url, f"reading the later dates of {sponsor}"), engine.connect() as conn:
         outcome.stale_dates = stale_later_dates(conn, sponsor, business_date)
     if checked is not None:  # handed over and now in recon_validation; a re-run validates afresh
         Path(checked).unlink(missing_ok=True)
@@ -194,9 +204,12 @@ def _read_inputs(settings: Settings, sponsor: str, business_date: date, inbox: P
     from reconciliation.parsing import parse_file
 
     engine = warehouse(settings)
+    fingerprint = key_fingerprint(collector_key(settings))
+    with database_errors(engine.url, "checking the collector key"), engine.connect() as conn:
+        check_key(conn, fingerprint)  # before anything is read or written with a wrong key
     row: dict[str, Any] = {
         "sponsor_code": sponsor, "business_date": business_date, "started_at": now_utc(),
-        "triggered_by": triggered_by, "is_current": False,
+        "triggered_by": triggered_by, "is_current": False, "key_fingerprint": fingerprint,
     }
     outcome = RunOutcome(sponsor, business_date, "FAILED")
     files = discover(inbox, business_date, settings).get(sponsor, {})
@@ -210,7 +223,7 @@ def _read_inputs(settings: Settings, sponsor: str, business_date: date, inbox: P
                         f"no {what} for sponsor {sponsor} and {business_date} in {inbox}")
     parsed = {}
     try:
-        key = settings.hash_key()
+        key = collector_key(settings)
         for side in (PLATFORM, PARTNER):
             found = files[side]
             profile = settings.profiles.get(found.profile) if side == PARTNER else None
@@ -278,10 +291,22 @@ def _validate(settings: Settings, parsed: dict[str, Any]) -> list[Any]:
     return [gate.validate_file(parsed[side], settings) for side in (PLATFORM, PARTNER)]
 
 
+def collector_key(settings: Settings) -> bytes:
+    """The collector hash key of the settings (an attribute, or a method in older settings)."""
+    key: Any = settings.hash_key
+    value = key() if callable(key) else key
+    assert isinstance(value, bytes)
+    return value
+
+
 def _attempt(engine: Engine, row: dict[str, Any], outcome: RunOutcome, status: str, error: str,
              quality: list[Any] | None = None) -> RunOutcome:
     """Record a run that did not succeed: its row (and validation results) only."""
-    with write_transaction(engine) as conn:
+    row = dict(row)
+    fingerprint = row.pop("key_fingerprint")
+    with write_transaction(engine, f"recording the {status} run of {row['sponsor_code']} "
+                                   f"{row['business_date']}") as conn:
+        claim_key(conn, fingerprint)
         row = {**row, "status": status, "error": error, "finished_at": now_utc(),
                "version": next_version(conn, row["sponsor_code"], row["business_date"])}
         outcome.run_id = insert_run(conn, row)
@@ -298,7 +323,24 @@ def _failed(engine: Engine, row: dict[str, Any], outcome: RunOutcome, doing: str
     """
     what = f"{doing} {row['sponsor_code']} {row['business_date']}"
     log.exception("%s failed", what)
-    return _attempt(engine, row, outcome, "FAILED", f"{what} failed: {type(exc).__name__}: {exc}")
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    return _record_failure(engine, row, outcome, f"{what} failed: {type(exc).__name__}: {first}")
+
+
+def _record_failure(engine: Engine, row: dict[str, Any], outcome: RunOutcome, error: str
+                    ) -> RunOutcome:
+    """Record a FAILED attempt with its one-sentence ``error``, or say that it could not be recorded.
+
+    Raises:
+        WarehouseError: the warehouse refused the record too (the same full
+            disk, the lost server): one sentence with both failures.
+    """
+    try:
+        return _attempt(engine, row, outcome, "FAILED", error)
+    except WarehouseError as exc:
+        raise WarehouseError(f"{error}; and the failure could not be recorded in the warehouse "
+                             f"({cause(exc.__cause__ or exc, engine.url)})") from exc
 
 
 def _write_quality(conn: Connection, run_id: int, quality: list[Any]) -> None:
@@ -311,6 +353,8 @@ def _write_quality(conn: Connection, run_id: int, quality: list[Any]) -> None:
 
 def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
                    parsed: dict[str, Any], quality: list[Any], outcome: RunOutcome) -> MatchResult:
+    row = dict(row)
+    claim_key(conn, row.pop("key_fingerprint"))
     sponsor, day = row["sponsor_code"], row["business_date"]
     zone = settings.zone_for(sponsor)
     ctx = load_context(conn, sponsor, day, settings.grace_days, settings.lookback_days)

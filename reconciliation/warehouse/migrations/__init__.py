@@ -1,0 +1,11 @@
+"""Alembic migrations of the warehouse schema (``env.py`` and ``versions/``).
+
+Each revision is frozen, explicit DDL. Adding a schema change means adding
+one file to ``versions/`` whose ``down_revision`` is the current head;
+``reconciliation.warehouse.migrate`` finds it from there.
+"""
+
+from pathlib import Path
+
+#: The folder Alembic reads (``script_location``).
+LOCATION = Path(__file__).parent
