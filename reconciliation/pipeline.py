@@ -339,8 +339,9 @@ def _record_failure(engine: Engine, row: dict[str, Any], outcome: RunOutcome, er
     try:
         return _attempt(engine, row, outcome, "FAILED", error)
     except WarehouseError as exc:
-        raise WarehouseError(f"{error}; and the failure could not be recorded in the warehouse "
-                             f"({cause(exc.__cause__ or exc, engine.url)})") from exc
+        raise WarehouseError(
+            f"{row['sponsor_code']} {row['business_date']} failed and the failure could not be "
+            f"recorded in the warehouse ({cause(exc.__cause__ or exc, engine.url)}): {error}") from exc
 
 
 def _write_quality(conn: Connection, run_id: int, quality: list[Any]) -> None:
