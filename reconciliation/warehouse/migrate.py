@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 from reconciliation.errors import WarehouseOutdated
 from reconciliation.warehouse.db import write_transaction
 from reconciliation.warehouse.failures import database_errors, shown
-from reconciliation.warehouse.migrations import LOCATION
+from reconciliation.warehouse.migrations import LOCATION, VERSION_TABLE
 
 #: The revision a warehouse of release aa4f1fa (no ``alembic_version``) is stamped at.
 BASELINE = "0001_initial"
@@ -84,17 +84,28 @@ class SchemaState:
 
     @property
     def kind(self) -> str:
-        """``empty``, ``previous-release``, ``behind``, ``current`` or ``ahead``."""
+        """``empty``, ``previous-release``, ``behind``, ``current`` or ``ahead``.
+
+        A version row without the tables (they were dropped by hand) counts
+        as empty: there is nothing to keep, and the tables are made again.
+        """
+        if not self.has_tables:
+            return "empty"
         if self.revision is None:
-            return "previous-release" if self.has_tables else "empty"
+            return "previous-release"
         if self.revision == self.head:
             return "current"
         return "behind" if self.known else "ahead"
 
 
+def context_of(conn: Connection) -> MigrationContext:
+    """An Alembic migration context on ``conn`` that reads our version table."""
+    return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+
+
 def state_of(conn: Connection) -> SchemaState:
     """Read where the warehouse behind ``conn`` stands."""
-    revision = MigrationContext.configure(conn).get_current_revision()
+    revision = context_of(conn).get_current_revision()
     has_tables = sa.inspect(conn).has_table(MARKER_TABLE)
     script = ScriptDirectory.from_config(alembic_config())
     known = revision is None or any(r.revision == revision for r in script.walk_revisions())
@@ -132,6 +143,8 @@ def ensure_current(engine: Engine) -> None:
         with write_transaction(engine) as conn:
             state = state_of(conn)  # again, under the write lock: another process may have done it
             if state.kind == "empty":
+                if state.revision is not None:
+                    command.stamp(alembic_config(conn), "base", purge=True)
                 command.upgrade(alembic_config(conn), "head")
             elif state.kind != "current":
                 raise WarehouseOutdated(refusal(str(url), state))
@@ -140,7 +153,7 @@ def ensure_current(engine: Engine) -> None:
 def pending(state: SchemaState) -> list[str]:
     """Revisions an upgrade applies, oldest first."""
     script = ScriptDirectory.from_config(alembic_config())
-    base = state.revision or (BASELINE if state.has_tables else None)
+    base = None if not state.has_tables else state.revision or BASELINE
     steps = [r.revision for r in script.iterate_revisions(state.head, base)]
     steps.reverse()
     return steps

@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 
 from reconciliation import pipeline
 from reconciliation.cli import main
 from reconciliation.warehouse import migrate
 from reconciliation.warehouse.db import dispose_all, engine_for
+from reconciliation.warehouse.migrations import VERSION_TABLE
 from reconciliation.warehouse.schema import metadata, recon_break, recon_run
 from tests.integration import previous_release
 
@@ -140,7 +140,7 @@ def test_a_previous_release_warehouse_is_upgraded_without_losing_a_row(
     fence = after.pop("recon_schema_version")
     assert fence[0] == before.pop("recon_schema_version")[0] and [r[0] for r in fence] == [1, 2]
     assert after == before  # every row of every table, value for value
-    assert {"alembic_version", "warehouse_meta"} <= _tables(url)
+    assert {VERSION_TABLE, "warehouse_meta"} <= _tables(url)
 
     # the upgraded rows go on being used: D2 resolves the break D1 left pending
     pipeline.forget_warehouse(url)
@@ -165,10 +165,11 @@ def test_an_empty_warehouse_is_created_at_head_and_matches_the_code(
     engine = engine_for(url)
     with engine.connect() as conn:
         assert migrate.state_of(conn).kind == "current"
-        assert MigrationContext.configure(conn).get_current_revision() == migrate.head()
+        assert migrate.context_of(conn).get_current_revision() == migrate.head()
+        assert "alembic_version" not in _tables(url)  # the name another Alembic user may have
         if conn.dialect.name == "postgresql":  # DuckDB's reflection is too coarse to compare types
             pipeline._optional("reconciliation.quality.table")
-            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+            diff = compare_metadata(migrate.context_of(conn), metadata)
             assert diff == [], f"the migrations and schema.py disagree: {diff}"
     assert set(metadata.tables) <= _tables(url)
 
@@ -206,7 +207,7 @@ def test_a_warehouse_of_a_newer_release_is_refused(
     assert recon("run", "--date", D1, "--inbox", str(GOLDEN / "key_match"), "--warehouse", url,
                  config=config) == 0
     with engine_for(url).begin() as conn:
-        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0099_future'"))
+        conn.execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = '0099_future'"))
     pipeline.forget_warehouse(url)
     capsys.readouterr()
     for command in (["run", "--date", D1, "--inbox", str(GOLDEN / "key_match")], ["db", "upgrade"]):
@@ -234,3 +235,30 @@ def test_a_new_revision_is_one_file_in_versions(tmp_path: Path) -> None:
     chain = [r.revision for r in script.walk_revisions()][::-1]
     assert chain[:2] == ["0001_initial", "0002_warehouse_meta"]
     assert script.get_current_head() == chain[-1] == migrate.head()
+
+
+def test_a_database_shared_with_another_alembic_user_is_left_alone(
+        tmp_path: Path, empty_url: Iterator[str]) -> None:
+    """Airflow's metadata has its own ``alembic_version``: the warehouse neither reads nor touches it."""
+    url = next(empty_url)
+    with engine_for(url).begin() as conn:
+        conn.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
+        conn.execute(sa.text("INSERT INTO alembic_version VALUES ('a1b2c3d4airflow')"))
+    assert recon("run", "--date", D1, "--inbox", str(GOLDEN / "key_match"), "--warehouse", url,
+                 config=GOLDEN / "engine-only.yaml") == 0
+    with engine_for(url).connect() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all() == [
+            "a1b2c3d4airflow"]
+        assert migrate.state_of(conn).kind == "current"
+
+
+def test_tables_dropped_by_hand_are_made_again(tmp_path: Path, empty_url: Iterator[str]) -> None:
+    url = next(empty_url)
+    config = GOLDEN / "engine-only.yaml"
+    args = ("run", "--date", D1, "--inbox", str(GOLDEN / "key_match"), "--warehouse", url)
+    assert recon(*args, config=config) == 0
+    metadata.drop_all(engine_for(url))  # the version row stays behind
+    pipeline.forget_warehouse(url)
+    assert recon(*args, config=config) == 0
+    with engine_for(url).connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(recon_run)).scalar_one() == 1

@@ -9,3 +9,7 @@ from pathlib import Path
 
 #: The folder Alembic reads (``script_location``).
 LOCATION = Path(__file__).parent
+
+#: Alembic's version table, named for us: the warehouse may share a PostgreSQL
+#: database with another Alembic user (Airflow's metadata has ``alembic_version``).
+VERSION_TABLE = "recon_alembic_version"

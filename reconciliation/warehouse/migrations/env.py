@@ -14,11 +14,12 @@ from alembic import context
 
 import reconciliation.quality.table  # noqa: F401  (its table belongs to the metadata compared)
 from reconciliation.warehouse import migrate  # noqa: F401  (registers DuckDB with Alembic)
+from reconciliation.warehouse.migrations import VERSION_TABLE
 from reconciliation.warehouse.schema import metadata
 
 
 def _run(connection: sa.Connection) -> None:
-    context.configure(connection=connection, target_metadata=metadata)
+    context.configure(connection=connection, target_metadata=metadata, version_table=VERSION_TABLE)
     with context.begin_transaction():
         context.run_migrations()
 
