@@ -29,9 +29,10 @@ from reconciliation.matching.limit import limit_breaks
 from reconciliation.records import PARTNER, PLATFORM, SIDES
 from reconciliation.runtime import failpoint, release_memory
 from reconciliation.warehouse import summary as summaries
+from reconciliation.warehouse.attempts import record_attempt, record_failure, write_quality
 from reconciliation.warehouse.context import load_context, stale_later_dates
 from reconciliation.warehouse.db import engine_for, ensure_schema, insert_frame, write_transaction
-from reconciliation.warehouse.failures import cause, database_errors
+from reconciliation.warehouse.failures import briefly, database_errors, one_line
 from reconciliation.warehouse.meta import check_key, claim_key, key_fingerprint
 from reconciliation.warehouse.schema import (
     recon_match,
@@ -45,7 +46,6 @@ from reconciliation.warehouse.writer import (
     apply_pending_updates,
     insert_breaks,
     insert_run,
-    next_version,
     now_utc,
     restore_breaks,
     supersede,
@@ -95,7 +95,6 @@ def warehouse(settings: Settings) -> Engine:
     """
     engine = engine_for(settings.warehouse_url)
     if settings.warehouse_url not in _ready:
-        _optional("reconciliation.quality.table")  # registers recon_validation
         ensure_schema(engine)
         _ready.add(settings.warehouse_url)
     return engine
@@ -281,7 +280,8 @@ def _data_docs(settings: Settings, outcome: RunOutcome, quality: list[Any]) -> N
         outcome.report_paths["data_docs"] = render_data_docs(quality, target)
     except Exception as exc:
         log.exception("Data Docs for run %s failed", outcome.run_id)
-        outcome.warnings.append(f"Data Docs for run {outcome.run_id} were not written: {exc}")
+        outcome.warnings.append(f"Data Docs for run {outcome.run_id} were not written: "
+                                f"{briefly(exc, settings.warehouse_url, 'rendering Data Docs')}")
 
 
 def _validate(settings: Settings, parsed: dict[str, Any]) -> list[Any]:
@@ -302,16 +302,8 @@ def collector_key(settings: Settings) -> bytes:
 def _attempt(engine: Engine, row: dict[str, Any], outcome: RunOutcome, status: str, error: str,
              quality: list[Any] | None = None) -> RunOutcome:
     """Record a run that did not succeed: its row (and validation results) only."""
-    row = dict(row)
-    fingerprint = row.pop("key_fingerprint")
-    with write_transaction(engine, f"recording the {status} run of {row['sponsor_code']} "
-                                   f"{row['business_date']}") as conn:
-        claim_key(conn, fingerprint)
-        row = {**row, "status": status, "error": error, "finished_at": now_utc(),
-               "version": next_version(conn, row["sponsor_code"], row["business_date"])}
-        outcome.run_id = insert_run(conn, row)
-        _write_quality(conn, outcome.run_id, quality or [])
-    outcome.status, outcome.error, outcome.version = status, error, row["version"]
+    outcome.run_id, outcome.version = record_attempt(engine, row, status, error, quality)
+    outcome.status, outcome.error = status, error
     return outcome
 
 
@@ -323,33 +315,16 @@ def _failed(engine: Engine, row: dict[str, Any], outcome: RunOutcome, doing: str
     """
     what = f"{doing} {row['sponsor_code']} {row['business_date']}"
     log.exception("%s failed", what)
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else ""
-    return _record_failure(engine, row, outcome, f"{what} failed: {type(exc).__name__}: {first}")
+    return _record_failure(engine, row, outcome, f"{what} failed: {type(exc).__name__}: "
+                                                 f"{one_line(exc)}")
 
 
 def _record_failure(engine: Engine, row: dict[str, Any], outcome: RunOutcome, error: str
                     ) -> RunOutcome:
-    """Record a FAILED attempt with its one-sentence ``error``, or say that it could not be recorded.
-
-    Raises:
-        WarehouseError: the warehouse refused the record too (the same full
-            disk, the lost server): one sentence with both failures.
-    """
-    try:
-        return _attempt(engine, row, outcome, "FAILED", error)
-    except WarehouseError as exc:
-        raise WarehouseError(
-            f"{row['sponsor_code']} {row['business_date']} failed and the failure could not be "
-            f"recorded in the warehouse ({cause(exc.__cause__ or exc, engine.url)}): {error}") from exc
-
-
-def _write_quality(conn: Connection, run_id: int, quality: list[Any]) -> None:
-    table = _optional("reconciliation.quality.table")
-    if table is None or not quality:
-        return
-    frames = [q.results.with_columns(run_id=pl.lit(run_id, dtype=pl.Int64)) for q in quality]
-    insert_frame(conn, table.recon_validation, pl.concat(frames, how="diagonal_relaxed"))
+    """Record a FAILED attempt, or raise one sentence saying it could not be recorded."""
+    outcome.run_id, outcome.version = record_failure(engine, row, error)
+    outcome.status, outcome.error = "FAILED", error
+    return outcome
 
 
 def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
@@ -399,7 +374,7 @@ def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
     summary = summaries.summary_rows(run_id, sponsor, day, parsed, records, all_breaks)
     summaries.check_conservation(summary)
     insert_frame(conn, recon_summary, summary)
-    _write_quality(conn, run_id, quality)
+    write_quality(conn, run_id, quality)
     conn.execute(recon_run.update().where(recon_run.c.run_id == run_id).values(
         finished_at=now_utc()))
     failpoint("before-commit")
@@ -418,4 +393,6 @@ def _reports(engine: Engine, settings: Settings, outcome: RunOutcome) -> None:
         outcome.report_paths.update(writer(engine, outcome.run_id, settings))
     except Exception as exc:
         log.exception("reports for run %s failed", outcome.run_id)
-        outcome.warnings.append(f"reports for run {outcome.run_id} were not written: {exc}")
+        outcome.warnings.append(f"reports for run {outcome.run_id} were not written: "
+                                f"{briefly(exc, settings.warehouse_url, 'writing the reports')}")
+

@@ -137,6 +137,19 @@ def cause(exc: BaseException, url: str | URL) -> str:
     return _driver_text(exc)
 
 
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's text (or its class name when it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def briefly(exc: BaseException, url: str | URL, doing: str) -> str:
+    """A failure on one line: a database's as its sentence (never its SQL), any other's first line."""
+    if is_database_failure(exc) and not isinstance(exc, OSError):
+        return explain(exc, url, doing)
+    return one_line(exc)
+
+
 def is_database_failure(exc: BaseException) -> bool:
     """Whether ``exc`` is a failure of the warehouse rather than of the program."""
     if isinstance(exc, (sa.exc.DBAPIError, sa.exc.OperationalError, OSError)):
@@ -163,4 +176,4 @@ def database_errors(url: str | URL, doing: str) -> Iterator[None]:
         raise WarehouseError(explain(exc, url, doing)) from exc
 
 
-__all__ = ["cause", "database_errors", "explain", "is_database_failure", "shown"]
+__all__ = ["briefly", "cause", "database_errors", "explain", "is_database_failure", "one_line", "shown"]
