@@ -121,8 +121,11 @@ def refusal(url: str, state: SchemaState) -> str:
         return (f"the warehouse {where} is at schema revision {state.revision}, which this release does "
                 f"not know (a newer release wrote it); install that release or a later one")
     was = "an earlier release's schema" if state.revision is None else f"schema revision {state.revision}"
+    # A masked password cannot be pasted: then the operator repeats their own option.
+    command = (f"recon db upgrade --warehouse {where}" if sa.engine.make_url(url).password is None
+               else "recon db upgrade with the --warehouse or --config given to this command")
     return (f"the warehouse {where} has {was}, behind this release's {state.head}, and nothing was "
-            f"written; back it up and run: recon db upgrade --warehouse {where}")
+            f"written; back it up and run: {command}")
 
 
 def ensure_current(engine: Engine) -> None:

@@ -274,3 +274,12 @@ def test_tables_dropped_by_hand_are_made_again(tmp_path: Path, empty_url: Iterat
     assert recon(*args, config=config) == 0
     with engine_for(url).connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(recon_run)).scalar_one() == 1
+
+
+def test_a_refusal_masks_the_password_and_says_what_to_run() -> None:
+    behind = migrate.SchemaState(None, True, migrate.head(), True)
+    with_password = migrate.refusal("postgresql+psycopg://recon:s3cret@db/warehouse", behind)
+    assert "s3cret" not in with_password and "recon:***@db/warehouse" in with_password
+    assert "recon db upgrade with the --warehouse or --config" in with_password
+    plain = migrate.refusal("duckdb:///var/w.duckdb", behind)
+    assert plain.endswith("recon db upgrade --warehouse duckdb:///var/w.duckdb")
