@@ -143,7 +143,7 @@ def ensure_current(engine: Engine) -> None:
             return
         if state.kind != "empty":
             raise WarehouseOutdated(refusal(str(url), state))
-        with write_transaction(engine) as conn:
+        with write_transaction(engine, "creating the warehouse's tables") as conn:
             state = state_of(conn)  # again, under the write lock: another process may have done it
             if state.kind == "empty":
                 if state.revision is not None:
@@ -175,7 +175,7 @@ def upgrade(engine: Engine) -> list[str]:
     """
     url = engine.url
     done: list[str] = []
-    with database_errors(url, "upgrading the warehouse"), write_transaction(engine) as conn:
+    with write_transaction(engine, "upgrading the warehouse") as conn:
         state = state_of(conn)
         if state.kind == "ahead":
             raise WarehouseOutdated(refusal(str(url), state))

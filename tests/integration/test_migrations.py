@@ -283,3 +283,23 @@ def test_a_refusal_masks_the_password_and_says_what_to_run() -> None:
     assert "recon db upgrade with the --warehouse or --config" in with_password
     plain = migrate.refusal("duckdb:///var/w.duckdb", behind)
     assert plain.endswith("recon db upgrade --warehouse duckdb:///var/w.duckdb")
+
+
+def test_a_failed_upgrade_leaves_the_warehouse_at_its_revision(
+        tmp_path: Path, empty_url: Iterator[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """DDL is transactional on both backends: 0002 creates its table, then fails, and nothing stays."""
+    url = next(empty_url)
+    engine = engine_for(url)
+    with engine.begin() as conn:
+        from alembic import command
+
+        command.upgrade(migrate.alembic_config(conn), migrate.BASELINE)
+        # 0002 records version 2 after creating its table: this row makes that insert fail
+        conn.execute(sa.text("INSERT INTO recon_schema_version VALUES (2, CURRENT_TIMESTAMP)"))
+    capsys.readouterr()
+    assert recon("db", "upgrade", "--warehouse", url, config=GOLDEN / "engine-only.yaml") == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "[SQL:" not in err and "upgrading the warehouse" in err
+    with engine.connect() as conn:
+        assert migrate.state_of(conn).revision == migrate.BASELINE
+        assert not sa.inspect(conn).has_table("warehouse_meta")
