@@ -39,3 +39,20 @@ class MissingInput(ReconError):
 
 class SourceError(ReconError):
     """A source (SFTP server, inbox directory) could not be read; may be transient."""
+
+
+class WarehouseError(ReconError):
+    """The warehouse could not be opened, read or written (a database or file-system failure).
+
+    Raised from ``reconciliation.warehouse.failures`` only, which turns the
+    driver's multi-line text (SQL, parameters, SQLAlchemy's background link)
+    into one sentence that says what to do; the original goes to the log.
+    """
+
+
+class WarehouseOutdated(WarehouseError):
+    """The warehouse's schema is behind this code (or ahead of it): an upgrade is needed first."""
+
+
+class KeyMismatch(ReconError):
+    """The collector hash key differs from the one the warehouse was written with."""

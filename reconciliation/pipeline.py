@@ -22,15 +22,18 @@ import polars as pl
 from sqlalchemy.engine import Connection, Engine
 
 from reconciliation.config import Settings
-from reconciliation.errors import FileRejected, ReconError
+from reconciliation.errors import FileRejected, ReconError, WarehouseError
 from reconciliation.matching.checks import Rates
 from reconciliation.matching.engine import MatchParams, MatchResult, reconcile
 from reconciliation.matching.limit import limit_breaks
 from reconciliation.records import PARTNER, PLATFORM, SIDES
 from reconciliation.runtime import failpoint, release_memory
 from reconciliation.warehouse import summary as summaries
+from reconciliation.warehouse.attempts import record_attempt, record_failure, write_quality
 from reconciliation.warehouse.context import load_context, stale_later_dates
 from reconciliation.warehouse.db import engine_for, ensure_schema, insert_frame, write_transaction
+from reconciliation.warehouse.failures import briefly, database_errors, one_line
+from reconciliation.warehouse.meta import check_key, claim_key, key_fingerprint
 from reconciliation.warehouse.schema import (
     recon_match,
     recon_pending_record,
@@ -43,7 +46,6 @@ from reconciliation.warehouse.writer import (
     apply_pending_updates,
     insert_breaks,
     insert_run,
-    next_version,
     now_utc,
     restore_breaks,
     supersede,
@@ -85,10 +87,14 @@ class RunOutcome:
 
 
 def warehouse(settings: Settings) -> Engine:
-    """The warehouse engine, with its schema created or migrated once per process."""
+    """The warehouse engine, its schema checked once per process (created at head when empty).
+
+    Raises:
+        WarehouseOutdated: the warehouse needs ``recon db upgrade`` first.
+        WarehouseError: it cannot be reached.
+    """
     engine = engine_for(settings.warehouse_url)
     if settings.warehouse_url not in _ready:
-        _optional("reconciliation.quality.table")  # registers recon_validation
         ensure_schema(engine)
         _ready.add(settings.warehouse_url)
     return engine
@@ -140,14 +146,17 @@ def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
     if isinstance(read, RunOutcome):
         return read
     row, outcome, parsed, quality = read
+    doing = f"writing the run of {sponsor} {business_date}"
     try:
-        with write_transaction(engine) as conn:
+        with write_transaction(engine, doing) as conn:
             result = _write_success(conn, settings, row, parsed, quality, outcome)
+    except WarehouseError as exc:  # the database failed, not the run: record it if it still can be
+        return _record_failure(engine, row, outcome, str(exc))
     except ReconError:
         raise
     except Exception as exc:
         return _failed(engine, row, outcome, "the run of", exc)
-    with engine.connect() as conn:
+    with database_errors(engine.url, f"reading the later dates of {sponsor}"), engine.connect() as conn:
         outcome.stale_dates = stale_later_dates(conn, sponsor, business_date)
     if checked is not None:  # handed over and now in recon_validation; a re-run validates afresh
         Path(checked).unlink(missing_ok=True)
@@ -194,9 +203,12 @@ def _read_inputs(settings: Settings, sponsor: str, business_date: date, inbox: P
     from reconciliation.parsing import parse_file
 
     engine = warehouse(settings)
+    fingerprint = key_fingerprint(collector_key(settings))
+    with database_errors(engine.url, "checking the collector key"), engine.connect() as conn:
+        check_key(conn, fingerprint)  # before anything is read or written with a wrong key
     row: dict[str, Any] = {
         "sponsor_code": sponsor, "business_date": business_date, "started_at": now_utc(),
-        "triggered_by": triggered_by, "is_current": False,
+        "triggered_by": triggered_by, "is_current": False, "key_fingerprint": fingerprint,
     }
     outcome = RunOutcome(sponsor, business_date, "FAILED")
     files = discover(inbox, business_date, settings).get(sponsor, {})
@@ -210,7 +222,7 @@ def _read_inputs(settings: Settings, sponsor: str, business_date: date, inbox: P
                         f"no {what} for sponsor {sponsor} and {business_date} in {inbox}")
     parsed = {}
     try:
-        key = settings.hash_key()
+        key = collector_key(settings)
         for side in (PLATFORM, PARTNER):
             found = files[side]
             profile = settings.profiles.get(found.profile) if side == PARTNER else None
@@ -268,7 +280,8 @@ def _data_docs(settings: Settings, outcome: RunOutcome, quality: list[Any]) -> N
         outcome.report_paths["data_docs"] = render_data_docs(quality, target)
     except Exception as exc:
         log.exception("Data Docs for run %s failed", outcome.run_id)
-        outcome.warnings.append(f"Data Docs for run {outcome.run_id} were not written: {exc}")
+        outcome.warnings.append(f"Data Docs for run {outcome.run_id} were not written: "
+                                f"{briefly(exc, settings.warehouse_url, 'rendering Data Docs')}")
 
 
 def _validate(settings: Settings, parsed: dict[str, Any]) -> list[Any]:
@@ -278,15 +291,19 @@ def _validate(settings: Settings, parsed: dict[str, Any]) -> list[Any]:
     return [gate.validate_file(parsed[side], settings) for side in (PLATFORM, PARTNER)]
 
 
+def collector_key(settings: Settings) -> bytes:
+    """The collector hash key of the settings (an attribute, or a method in older settings)."""
+    key: Any = settings.hash_key
+    value = key() if callable(key) else key
+    assert isinstance(value, bytes)
+    return value
+
+
 def _attempt(engine: Engine, row: dict[str, Any], outcome: RunOutcome, status: str, error: str,
              quality: list[Any] | None = None) -> RunOutcome:
     """Record a run that did not succeed: its row (and validation results) only."""
-    with write_transaction(engine) as conn:
-        row = {**row, "status": status, "error": error, "finished_at": now_utc(),
-               "version": next_version(conn, row["sponsor_code"], row["business_date"])}
-        outcome.run_id = insert_run(conn, row)
-        _write_quality(conn, outcome.run_id, quality or [])
-    outcome.status, outcome.error, outcome.version = status, error, row["version"]
+    outcome.run_id, outcome.version = record_attempt(engine, row, status, error, quality)
+    outcome.status, outcome.error = status, error
     return outcome
 
 
@@ -298,19 +315,22 @@ def _failed(engine: Engine, row: dict[str, Any], outcome: RunOutcome, doing: str
     """
     what = f"{doing} {row['sponsor_code']} {row['business_date']}"
     log.exception("%s failed", what)
-    return _attempt(engine, row, outcome, "FAILED", f"{what} failed: {type(exc).__name__}: {exc}")
+    return _record_failure(engine, row, outcome, f"{what} failed: {type(exc).__name__}: "
+                                                 f"{one_line(exc)}")
 
 
-def _write_quality(conn: Connection, run_id: int, quality: list[Any]) -> None:
-    table = _optional("reconciliation.quality.table")
-    if table is None or not quality:
-        return
-    frames = [q.results.with_columns(run_id=pl.lit(run_id, dtype=pl.Int64)) for q in quality]
-    insert_frame(conn, table.recon_validation, pl.concat(frames, how="diagonal_relaxed"))
+def _record_failure(engine: Engine, row: dict[str, Any], outcome: RunOutcome, error: str
+                    ) -> RunOutcome:
+    """Record a FAILED attempt, or raise one sentence saying it could not be recorded."""
+    outcome.run_id, outcome.version = record_failure(engine, row, error)
+    outcome.status, outcome.error = "FAILED", error
+    return outcome
 
 
 def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
                    parsed: dict[str, Any], quality: list[Any], outcome: RunOutcome) -> MatchResult:
+    row = dict(row)
+    claim_key(conn, row.pop("key_fingerprint"))
     sponsor, day = row["sponsor_code"], row["business_date"]
     zone = settings.zone_for(sponsor)
     ctx = load_context(conn, sponsor, day, settings.grace_days, settings.lookback_days)
@@ -354,7 +374,7 @@ def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
     summary = summaries.summary_rows(run_id, sponsor, day, parsed, records, all_breaks)
     summaries.check_conservation(summary)
     insert_frame(conn, recon_summary, summary)
-    _write_quality(conn, run_id, quality)
+    write_quality(conn, run_id, quality)
     conn.execute(recon_run.update().where(recon_run.c.run_id == run_id).values(
         finished_at=now_utc()))
     failpoint("before-commit")
@@ -373,4 +393,6 @@ def _reports(engine: Engine, settings: Settings, outcome: RunOutcome) -> None:
         outcome.report_paths.update(writer(engine, outcome.run_id, settings))
     except Exception as exc:
         log.exception("reports for run %s failed", outcome.run_id)
-        outcome.warnings.append(f"reports for run {outcome.run_id} were not written: {exc}")
+        outcome.warnings.append(f"reports for run {outcome.run_id} were not written: "
+                                f"{briefly(exc, settings.warehouse_url, 'writing the reports')}")
+

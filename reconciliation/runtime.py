@@ -7,6 +7,11 @@ import ctypes
 import os
 import signal
 import sys
+import time
+from pathlib import Path
+
+#: Longest wait, in seconds, of a paused failpoint.
+PAUSE_LIMIT = 60.0
 
 
 def release_memory() -> None:
@@ -27,13 +32,26 @@ def release_memory() -> None:
 
 
 def failpoint(name: str) -> None:
-    """Die here, abruptly, when ``$RECON_FAILPOINT`` names this point (fault-injection tests).
+    """Act here when ``$RECON_FAILPOINT`` names this point (fault-injection tests).
 
-    The process is killed with SIGKILL, as an operator's ``kill -9`` or an
-    out-of-memory kill would, so nothing gets a chance to clean up.
+    ``RECON_FAILPOINT=<name>`` kills the process with SIGKILL, as an
+    operator's ``kill -9`` or an out-of-memory kill would, so nothing gets a
+    chance to clean up. ``RECON_FAILPOINT=<name>:pause`` instead creates the
+    file ``<name>.paused`` in ``$RECON_FAILPOINT_DIR`` (default: the current
+    directory) and waits, at most ``PAUSE_LIMIT`` seconds, until it is
+    removed: a test uses that instant to break the world under the run (end
+    its database connection, fill its disk) the way a network or a
+    neighbour would.
     """
-    if os.environ.get("RECON_FAILPOINT") == name:
+    wanted = os.environ.get("RECON_FAILPOINT", "")
+    if wanted == name:
         os.kill(os.getpid(), signal.SIGKILL)
+    if wanted == f"{name}:pause":
+        marker = Path(os.environ.get("RECON_FAILPOINT_DIR", ".")) / f"{name}.paused"
+        marker.touch()
+        deadline = time.monotonic() + PAUSE_LIMIT
+        while marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 __all__ = ["failpoint", "release_memory"]

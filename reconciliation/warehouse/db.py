@@ -1,4 +1,4 @@
-"""Connections, schema creation and migrations, locks, and bulk frame I/O.
+"""Connections, the write lock, and bulk frame I/O.
 
 Bulk writes bypass row-by-row ORM inserts: DuckDB reads an Arrow table
 directly, PostgreSQL takes ``COPY ... FROM STDIN``. Both run on the caller's
@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +19,14 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from reconciliation.errors import ConfigError, ReconError
-from reconciliation.warehouse.schema import SCHEMA_VERSION, metadata, recon_schema_version
+from reconciliation.errors import ConfigError
+from reconciliation.warehouse.failures import database_errors, shown
 
 #: Key of the PostgreSQL advisory lock that serializes warehouse writers.
 WRITE_LOCK_KEY = 0x414D4341  # "AMCA"
 
 _process_lock = threading.RLock()
 _engines: dict[str, Engine] = {}
-
-#: version -> upgrade function, applied in order to databases at older versions.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
 
 
 def is_duckdb(conn: Connection | Engine) -> bool:
@@ -49,13 +45,16 @@ def engine_for(url: str) -> Engine:
     try:
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError:
-        raise ConfigError(f"warehouse URL {url!r} is not a SQLAlchemy URL") from None
+        raise ConfigError(f"warehouse URL {shown(url)!r} is not a SQLAlchemy URL; give one such as "
+                          f"duckdb:///var/warehouse.duckdb or postgresql+psycopg://user@host/db") from None
     if parsed.drivername.startswith("duckdb") and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        with database_errors(parsed, "creating the warehouse's directory"):
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     try:
         engine = sa.create_engine(parsed, pool_pre_ping=not parsed.drivername.startswith("duckdb"))
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
-        raise ConfigError(f"warehouse URL {url!r} cannot be used: {exc}") from None
+        raise ConfigError(f"warehouse URL {shown(url)!r} cannot be used ({str(exc).splitlines()[0]}); "
+                          f"give a duckdb:/// or postgresql+psycopg:// URL") from None
     _engines[url] = engine
     return engine
 
@@ -68,45 +67,27 @@ def dispose_all() -> None:
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create missing tables and apply pending migrations, once per database.
+    """Create an empty warehouse at the head revision; refuse one that needs ``recon db upgrade``.
 
     Raises:
-        ReconError: the warehouse cannot be reached or is newer than this code.
+        ReconError: the warehouse cannot be reached, or its schema is not this code's.
     """
-    try:
-        with write_transaction(engine) as conn:
-            metadata.create_all(conn, checkfirst=True)
-            current = conn.execute(sa.select(sa.func.max(recon_schema_version.c.version))).scalar()
-            if current is None:
-                conn.execute(recon_schema_version.insert().values(
-                    version=SCHEMA_VERSION, applied_at=datetime.now(UTC)))
-                return
-            if current > SCHEMA_VERSION:
-                raise ReconError(
-                    f"the warehouse schema is version {current}, newer than this code's "
-                    f"{SCHEMA_VERSION}; upgrade the reconciliation package")
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                MIGRATIONS[version](conn)
-                conn.execute(recon_schema_version.insert().values(
-                    version=version, applied_at=datetime.now(UTC)))
-    except sa.exc.OperationalError as exc:
-        raise ReconError(f"cannot reach the warehouse: {_first_line(exc)}") from None
+    from reconciliation.warehouse.migrate import ensure_current  # migrate uses this module
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc)
-    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    ensure_current(engine)
 
 
 @contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
+def write_transaction(engine: Engine, doing: str = "writing to the warehouse") -> Iterator[Connection]:
     """One transaction holding the warehouse write lock.
 
     Writers are serialized: within a process by a lock, across processes on
     PostgreSQL by an advisory transaction lock (DuckDB allows one writing
     process per file anyway). Everything inside commits or rolls back as one.
+    A database failure, the commit's included, leaves as a one-sentence
+    ``WarehouseError`` saying what failed while ``doing`` what.
     """
-    with _process_lock, engine.begin() as conn:
+    with _process_lock, database_errors(engine.url, doing), engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY})
         yield conn

@@ -5,6 +5,10 @@ the extra columns and tables hold what later runs and reports need (the
 records a run saw, the audit trail of break status changes). Keys are
 allocated by the writer under a lock, never by SERIAL, because DuckDB has
 none.
+
+This is the code's view of the tables; the database gets them from the
+Alembic revisions in ``migrations/versions``, and a test compares the two.
+Change a table here and add a revision there, together.
 """
 
 from __future__ import annotations
@@ -23,9 +27,6 @@ from sqlalchemy import (
     Table,
     Text,
 )
-
-#: Bump when a table changes, and add the upgrade to ``migrations.MIGRATIONS``.
-SCHEMA_VERSION = 1
 
 metadata = MetaData()
 
@@ -49,6 +50,9 @@ def ts(name: str, **kwargs: object) -> Column:
     return Column(name, DateTime(timezone=True), **kwargs)  # type: ignore[arg-type]
 
 
+#: The version table of release aa4f1fa, kept as a fence: revision 0002 records
+#: version 2 here, which that release refuses as "newer than this code". The
+#: schema's version is Alembic's ``alembic_version`` (``warehouse.migrate``).
 recon_schema_version = Table(
     "recon_schema_version",
     metadata,
@@ -80,6 +84,15 @@ recon_run = Table(
     Column("partner_profile", String(64)),
     Column("triggered_by", String(64)),
     pg_index("ix_recon_run_sponsor_date", "sponsor_code", "business_date"),
+)
+
+#: Facts about the warehouse itself, such as the collector hash key's
+#: fingerprint (``warehouse.meta``); revision 0002.
+warehouse_meta = Table(
+    "warehouse_meta",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(255), nullable=False),
 )
 
 BREAK_TYPES = (
