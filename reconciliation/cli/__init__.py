@@ -24,7 +24,7 @@ EXIT_USAGE = 2
 EXIT_REJECTED = 3
 
 #: Subcommand modules, in the order ``recon --help`` lists them.
-SUBCOMMANDS = ("run", "generate", "report", "breaks")
+SUBCOMMANDS = ("run", "generate", "report", "breaks", "key")
 
 
 class _Parser(argparse.ArgumentParser):
