@@ -100,7 +100,8 @@ def sentence(error: ValidationError, prefix: str = "", model: Any = None) -> str
         model: The validated class, to suggest the key meant by a misspelt one.
     """
     problems = error.errors()
-    first = problems[0]
+    # A misspelt key is usually the cause of the other problems (the key it meant is "missing").
+    first = next((p for p in problems if p["type"] in _UNKNOWN), problems[0])
     loc = tuple(part for part in (prefix, *first["loc"]) if part != "")
     path = key_path(loc) or "the configuration"
     kind = first["type"]
