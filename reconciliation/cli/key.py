@@ -37,6 +37,7 @@ def register(subparsers: Any) -> None:
 
 def _generate(args: argparse.Namespace) -> int:
     path = generate_key_file(args.out)
+    where = path.resolve()  # absolute: the hint must work from any directory and in any configuration file
     print(f"wrote a new collector hash key to {path} (mode 0600); use it by setting "
-          f"{KEY_FILE_ENV}={path} or 'hash_key: {{file: {path}}}' in the configuration")
+          f"{KEY_FILE_ENV}={where} or 'hash_key: {{file: {where}}}' in the configuration")
     return 0

@@ -72,7 +72,7 @@ def test_recon_key_generate_writes_once_then_refuses_in_one_sentence(
     path = tmp_path / "collector-hash.key"
     assert main(["key", "generate", "--out", str(path)]) == 0
     first = capsys.readouterr()
-    assert f"RECON_HASH_KEY_FILE={path}" in first.out and first.err == ""
+    assert f"RECON_HASH_KEY_FILE={path.resolve()}" in first.out and first.err == ""
     key = path.read_bytes()
     assert main(["key", "generate", "--out", str(path)]) == 1
     second = capsys.readouterr()
