@@ -52,7 +52,6 @@ PROFILE_FIELDS = (
     "response_code",
 )
 
-
 STANDARD_PROFILE = "standard"
 #: Columns every CSV profile must map.
 REQUIRED_COLUMNS = frozenset({"txn_type", "partner_datetime", "store_id", "device_id", "trace_id",
@@ -106,7 +105,6 @@ class SftpSource:
     inbox_dir: str = "/inbox"
     outbox_dir: str = "/outbox"
     conn_id: str = "amcash_sftp"
-
 
 
 def _zone(value: Any) -> Zone:
