@@ -6,12 +6,14 @@ What it does, all under ``var/demo/`` (wiped first, so every demo starts clean):
 2. a generated night: sponsors ABCD, EFGH and WXYZ (WXYZ's POS writes CSV),
    two consecutive business dates, about 50,000 records per sponsor-day,
    every break type injected, and the ground truth of what must be found;
-3. an SFTP server on 127.0.0.1 holding the files (a throwaway host key and
+3. the collector hash key, made explicitly by ``recon key generate`` (a key is
+   never created implicitly) and named in the demo's configuration;
+4. an SFTP server on 127.0.0.1 holding the files (a throwaway host key and
    client key; the DAG verifies the host key like in production);
-4. ``airflow dags test`` of ``amcash_reconciliation`` for each night, as the
+5. ``airflow dags test`` of ``amcash_reconciliation`` for each night, as the
    02:00 EST scheduled runs would be: wait, download, reconcile, upload the
    partners' result files, night summary;
-5. a summary: per sponsor-day status and breaks, whether the warehouse equals
+6. a summary: per sponsor-day status and breaks, whether the warehouse equals
    the ground truth, and where to look.
 
 Set ``DEMO_RECORDS`` for a smaller or larger night.
@@ -57,7 +59,9 @@ def run(args: list[str], env: dict[str, str], log: Path) -> int:
 def airflow_env() -> dict[str, str]:
     """Airflow pointed at this repository's DAGs and plugins, with its home under var/demo."""
     home = VAR / "airflow"
-    return {**os.environ,
+    # The demo's key file is its only key: one inherited from the shell would be a second source.
+    inherited = {k: v for k, v in os.environ.items() if k not in ("RECON_HASH_KEY", "RECON_HASH_KEY_FILE")}
+    return {**inherited,
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
@@ -77,13 +81,25 @@ def generate_night() -> Path:
     return night
 
 
-def write_config(server: Any) -> Path:
+def make_key(env: dict[str, str]) -> Path | None:
+    """The collector hash key, made as an operator would: ``recon key generate``."""
+    key = VAR / "secrets" / "collector-hash.key"
+    log = VAR / "logs" / "key-generate.log"
+    if run([str(BIN / "recon"), "key", "generate", "--out", str(key)], env, log) != 0:
+        say(f"recon key generate failed; see {log}")
+        return None
+    say(f"collector hash key generated in {key} (mode 0600)")
+    return key
+
+
+def write_config(server: Any, key: Path) -> Path:
     import yaml
 
     config = VAR / "recon.yaml"
     config.write_text(yaml.safe_dump({
         "warehouse": f"duckdb:///{VAR / 'warehouse.duckdb'}",
         "state_dir": str(VAR / "state"),
+        "hash_key": {"file": str(key)},
         "sponsors": {"ABCD": {}, "EFGH": {}, CSV_SPONSOR: {"partner_profile": "csv_cents"}},
         "sftp": {"conn_id": "amcash_sftp", "inbox_dir": "/inbox", "outbox_dir": "/outbox",
                  "known_hosts": str(server.known_hosts)},
@@ -110,6 +126,9 @@ def main() -> int:
     if run([str(BIN / "airflow"), "db", "migrate"], env, VAR / "logs" / "db-migrate.log") != 0:
         say(f"airflow db migrate failed; see {VAR / 'logs' / 'db-migrate.log'}")
         return 1
+    key = make_key(env)
+    if key is None:
+        return 1
     say(f"generating {len(SPONSORS)} sponsors x {DAYS} days x {RECORDS:,} records ...")
     night = generate_night()
 
@@ -121,7 +140,7 @@ def main() -> int:
             shutil.copy(path, server.inbox / path.name)
     say(f"SFTP server on {server.host}:{server.port} (host key in {server.known_hosts}) serving "
         f"{len(list(server.inbox.iterdir()))} files")
-    env.update(connections(server, write_config(server)))
+    env.update(connections(server, write_config(server, key)))
     statuses = []
     try:
         for offset in range(DAYS):

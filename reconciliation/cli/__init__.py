@@ -24,7 +24,7 @@ EXIT_USAGE = 2
 EXIT_REJECTED = 3
 
 #: Subcommand modules, in the order ``recon --help`` lists them.
-SUBCOMMANDS = ("run", "generate", "report", "breaks", "db")
+SUBCOMMANDS = ("run", "generate", "report", "breaks", "db", "key")
 
 
 class _Parser(argparse.ArgumentParser):

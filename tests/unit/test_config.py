@@ -64,13 +64,94 @@ def test_missing_file_is_one_sentence(tmp_path: Path) -> None:
         load_settings(tmp_path / "nope.yaml")
 
 
-def test_hash_key_from_environment_or_a_generated_private_file(tmp_path: Path, monkeypatch) -> None:
+#: One file per kind of bad configuration, and the key path the sentence must name.
+#: Each was accepted, or failed later as an "unexpected error", before the settings model.
+BAD_CONFIGURATIONS = [
+    pytest.param("sponsors: {ABCD: standard}", "sponsors.ABCD", "must be a mapping",
+                 id="sponsor-not-a-mapping"),
+    pytest.param("sponsors: {ABCD: [WXYZ]}", "sponsors.ABCD", "must be a mapping", id="sponsor-a-list"),
+    pytest.param("profiles: [pos_semicolon]", "profiles", "must be a mapping", id="profiles-a-list"),
+    pytest.param("sftp: {port: twenty-two}", "sftp.port", "whole number", id="sftp-port-text"),
+    pytest.param("sftp: {port: true}", "sftp.port", "whole number", id="sftp-port-bool"),
+    pytest.param("sftp: {host: [a, b]}", "sftp.host", "must be text", id="sftp-host-list"),
+    pytest.param("sftp: {prot: 22}", "sftp.prot", "did you mean 'port'", id="sftp-misspelt"),
+    pytest.param("sponsors: {ABCD: {timezne: EST}}", "sponsors.ABCD.timezne", "unknown setting",
+                 id="sponsor-misspelt"),
+    pytest.param("sponsors: {ABCD: {timezone: 5}}", "sponsors.ABCD.timezone", "IANA",
+                 id="sponsor-zone-number"),
+    pytest.param("profiles: {x: {file_pattern: 'X_{sponsor}_{date}_{seq}.csv', delimitr: ';', columns: {}}}",
+                 "profiles.x.delimitr", "unknown setting", id="profile-misspelt"),
+    pytest.param("reports: {enviroment: CERT}", "reports.enviroment", "did you mean 'environment'",
+                 id="reports-misspelt"),
+    pytest.param("reports: {environment: TEST}", "reports.environment", "'PROD' or 'CERT'",
+                 id="reports-environment"),
+    pytest.param("reports: {enabled: 'no'}", "reports.enabled", "true or false", id="reports-enabled-text"),
+    pytest.param("notifications: {email: {to: ops@example.com}}", "notifications.email.to", "must be a list",
+                 id="notifications-to-not-a-list"),
+    pytest.param("notifications: {email: {conn_id: smtp_default}}", "notifications.email.to", "is required",
+                 id="notifications-no-recipient"),
+    pytest.param("notifications: {slack: {conn_id: x}}", "notifications.slack", "unknown setting",
+                 id="notifications-unknown-channel"),
+    pytest.param("validation: {sample_size: 50}", "validation.sample_size", "less than or equal to 20",
+                 id="validation-out-of-range"),
+    pytest.param("validation: {enabeld: false}", "validation.enabeld", "did you mean 'enabled'",
+                 id="validation-misspelt"),
+]
+
+
+@pytest.mark.parametrize(("text", "path", "problem"), BAD_CONFIGURATIONS)
+def test_a_bad_configuration_fails_on_loading_in_one_sentence_naming_the_key_path(
+        tmp_path: Path, text: str, path: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_settings(write(tmp_path, text))
+    message = str(exc.value)
+    assert f"'{path}'" in message
+    assert problem in message
+    assert message.startswith(f"configuration file {tmp_path / 'recon.yaml'}: ")
+    assert "\n" not in message and "pydantic" not in message and "errors.pydantic.dev" not in message
+
+
+def test_an_unknown_partner_profile_is_named_by_its_key_path(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"'sponsors\.ABCD\.partner_profile' names unknown partner_profile"):
+        load_settings(write(tmp_path, "sponsors: {ABCD: {partner_profile: nope}}"))
+
+
+def test_reports_and_notifications_reach_the_settings_validated(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, (
+        "reports: {environment: CERT}\n"
+        "notifications: {email: {to: [ops@example.com], from: recon@example.com}, webhook: {}}\n"
+        "sponsors: {ABCD: }\n"
+        "profiles:\n")))
+    assert settings.reports == {"enabled": True, "environment": "CERT"}
+    assert settings.notifications == {
+        "email": {"to": ["ops@example.com"], "conn_id": "smtp_default", "from": "recon@example.com"},
+        "webhook": {"conn_id": "amcash_webhook"}}
+    assert set(settings.sponsors) == {"ABCD"}
+
+
+def test_a_missing_configuration_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_settings(tmp_path / "nope.yaml")
+    assert str(exc.value) == f"configuration file {tmp_path / 'nope.yaml'} does not exist"
+
+
+def test_the_hash_key_file_is_taken_relative_to_the_configuration(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("RECON_HASH_KEY", raising=False)
+    monkeypatch.delenv("RECON_HASH_KEY_FILE", raising=False)
+    settings = load_settings(write(tmp_path, "hash_key: {file: secrets/collector-hash.key}"))
+    assert settings.hash_key_file == tmp_path / "secrets" / "collector-hash.key"
+
+
+def test_no_hash_key_is_ever_generated_implicitly(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("RECON_HASH_KEY", raising=False)
+    monkeypatch.delenv("RECON_HASH_KEY_FILE", raising=False)
+    monkeypatch.chdir(tmp_path)
     settings = load_settings(write(tmp_path, "state_dir: state"))
-    key = settings.hash_key()
-    path = tmp_path / "state" / "secrets" / "collector-hash.key"
-    assert path.stat().st_mode & 0o777 == 0o600
-    assert settings.hash_key() == key  # stable across calls
+    with pytest.raises(ConfigError) as exc:
+        settings.hash_key()
+    assert "recon key generate --out" in str(exc.value)
+    assert "RECON_HASH_KEY" in str(exc.value)
+    assert list(tmp_path.rglob("*.key")) == [] and not (tmp_path / "state").exists()
     monkeypatch.setenv("RECON_HASH_KEY", "from-env")
     assert settings.hash_key() == b"from-env"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from reconciliation import pipeline
@@ -16,7 +17,8 @@ from reconciliation.records import PARTNER, PLATFORM
 DAY = date(2026, 11, 20)
 
 
-def test_each_run_version_stores_its_validation_once(tmp_path: Path) -> None:
+def test_each_run_version_stores_its_validation_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECON_HASH_KEY", "quality-test-key")  # the key is explicit, never generated
     from reconciliation.quality.policy import QualityPolicy
     from reconciliation.quality.table import recon_validation
     from reconciliation.warehouse.db import dispose_all, engine_for
