@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from reconciliation.cli.common import (
     add_common,
@@ -124,7 +124,8 @@ def refresh_command(args: argparse.Namespace, sponsor: str, day: date) -> tuple[
     if args.warehouse:
         url = make_url(args.warehouse)
         if url.password is not None:
-            url = url.set(password=None)
+            url = URL.create(url.drivername, url.username, None, url.host, url.port, url.database,
+                             url.query)
             how = ("set PGPASSWORD (or use ~/.pgpass)" if url.get_backend_name() == "postgresql"
                    else "add it to the --warehouse URL")
             note = f"the warehouse password is left out of that command: {how} before running it"

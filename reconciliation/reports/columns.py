@@ -160,7 +160,7 @@ def spreadsheet_text(text: str) -> str:
 def spreadsheet_text_expr(column: pl.Expr) -> pl.Expr:
     """``spreadsheet_text`` over a column of strings (the bulk writers' form of the same rule)."""
     leads = "".join("\\-" if c == "-" else c for c in FORMULA_LEADS)  # a class: only - needs escaping
-    return pl.when(column.str.contains(f"^[{leads}]")).then(pl.lit(TEXT_GUARD) + column).otherwise(column)
+    return column.str.replace(f"^([{leads}])", TEXT_GUARD + "$1")
 
 
 def cell_text(value: Any, kind: str) -> str:
