@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from reconciliation import breaks as workflow
-from reconciliation.cli.common import add_common, parse_date, settings_from_args
+from reconciliation.cli.common import add_common, parse_date, settings_from_args, sponsor_code
 from reconciliation.errors import ReconError
 from reconciliation.pipeline import warehouse
 from reconciliation.reports.columns import BREAK_FIELDS, FIELD_NAMES, cell_text, money_sum
@@ -66,7 +66,7 @@ def register(subparsers: Any) -> None:
     resolver.add_argument("--filter-type", type=_upper, choices=BREAK_TYPES, metavar="TYPE",
                           help="bulk: resolve every unresolved break of this type (needs --date)")
     resolver.add_argument("--date", type=parse_date, help="bulk: business date")
-    resolver.add_argument("--sponsor", type=_upper, metavar="CODE", help="bulk: only this sponsor")
+    resolver.add_argument("--sponsor", type=sponsor_code, metavar="CODE", help="bulk: only this sponsor")
     resolver.add_argument("--dry-run", action="store_true", help="bulk: list what would be resolved")
     add_common(resolver)
     resolver.set_defaults(func=resolve_command)
@@ -74,7 +74,7 @@ def register(subparsers: Any) -> None:
 
 def _filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--date", type=parse_date, help="business date YYYY-MM-DD")
-    parser.add_argument("--sponsor", type=_upper, metavar="CODE")
+    parser.add_argument("--sponsor", type=sponsor_code, metavar="CODE")
     parser.add_argument("--type", dest="break_type", type=_upper, choices=BREAK_TYPES, metavar="TYPE",
                         help=f"one of {', '.join(BREAK_TYPES)}")
 

@@ -12,19 +12,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from reconciliation.cli.common import parse_date, settings_from_args
+from reconciliation.cli import common
 from reconciliation.errors import ConfigError
 from reconciliation.generate import generate, sponsor_codes
 
 DEFAULT_START = date(2026, 11, 20)
 DEFAULT_SPONSORS = 3
-
-
-def _codes(text: str) -> list[str]:
-    codes = [part.strip().upper() for part in text.split(",") if part.strip()]
-    if not codes:
-        raise argparse.ArgumentTypeError("expected comma-separated sponsor codes, e.g. ABCD,EFGH")
-    return codes
 
 
 def _rate(text: str) -> float:
@@ -62,11 +55,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--out", required=True, type=Path, metavar="DIR",
                         help="directory to write the files into (flat)")
     who = parser.add_mutually_exclusive_group()
-    who.add_argument("--sponsors", type=_codes, metavar="CODE,...",
+    who.add_argument("--sponsors", type=common.sponsor_codes, metavar="CODE,...",
                      help="sponsor codes (default: 3 generated codes)")
     who.add_argument("--sponsor-count", type=_count(1), metavar="N",
                      help="generate N sponsor codes (ABCD, EFGH, ..., then S007, ...)")
-    parser.add_argument("--start-date", type=parse_date, default=DEFAULT_START,
+    parser.add_argument("--start-date", type=common.parse_date, default=DEFAULT_START,
                         metavar="YYYY-MM-DD", help=f"first business date (default {DEFAULT_START})")
     parser.add_argument("--days", type=_count(1), default=2, metavar="N",
                         help="consecutive business dates (default 2)")
@@ -79,15 +72,15 @@ def register(subparsers: Any) -> None:
                         help="same for the cases that must raise no break (auto-refunds, "
                         "declines, fallback matches, rejected records); default: --break-rate")
     parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-    parser.add_argument("--csv-sponsors", type=_codes, default=[], metavar="CODE,...",
+    parser.add_argument("--csv-sponsors", type=common.sponsor_codes, default=[], metavar="CODE,...",
                         help="sponsors whose partner file uses the shipped CSV profile")
-    parser.add_argument("--config", type=Path, metavar="FILE",
+    parser.add_argument("--config", type=common.existing_file, metavar="FILE",
                         help="configuration YAML whose rates, tolerance, limit and zones to honour")
     parser.set_defaults(func=lambda args: _generate(args, parser))
 
 
 def _generate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    settings = settings_from_args(args)
+    settings = common.settings_from_args(args)
     try:
         sponsors = args.sponsors or sponsor_codes(args.sponsor_count or DEFAULT_SPONSORS)
         result = generate(

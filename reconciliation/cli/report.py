@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from reconciliation.cli.common import add_common, parse_date, settings_from_args
+from reconciliation.cli.common import add_common, parse_date, settings_from_args, sponsor_code
 from reconciliation.errors import ReconError
 from reconciliation.pipeline import warehouse
 from reconciliation.reports.night import write_range
@@ -35,7 +35,7 @@ def register(subparsers: Any) -> None:
                       help="first business date of a range (with --to)")
     parser.add_argument("--to", dest="end", type=parse_date, metavar="DATE",
                         help="last business date of a range")
-    parser.add_argument("--sponsor", action="append", default=[], metavar="CODE",
+    parser.add_argument("--sponsor", action="append", default=[], type=sponsor_code, metavar="CODE",
                         help="only this sponsor (repeatable); default: every sponsor")
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="root of the reports tree (default: the configured reports directory)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from datetime import date
 from pathlib import Path
@@ -10,8 +11,17 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import URL, make_url
 
-from reconciliation.cli.common import add_common, parse_date, settings_from_args
+from reconciliation.cli.common import (
+    add_common,
+    config_path,
+    existing_dir,
+    masked_url,
+    parse_date,
+    settings_from_args,
+    sponsor_code,
+)
 from reconciliation.config import Settings
 from reconciliation.errors import ConfigError
 from reconciliation.pipeline import RunOutcome, run_day, sponsors_for
@@ -30,9 +40,11 @@ def register(subparsers: Any) -> None:
                                    description="Reconcile one business date for every sponsor "
                                    "(or the ones named) and write the results to the warehouse.")
     parser.add_argument("--date", required=True, type=parse_date, help="business date YYYY-MM-DD")
-    parser.add_argument("--sponsor", action="append", default=[], metavar="CODE",
-                        help="sponsor code (repeatable); default: every sponsor with files")
-    parser.add_argument("--inbox", type=Path, help="read both sides' files from this directory")
+    parser.add_argument("--sponsor", action="append", default=[], type=sponsor_code, metavar="CODE",
+                        help="sponsor code, four letters or digits (repeatable); "
+                        "default: every sponsor with files")
+    parser.add_argument("--inbox", type=existing_dir, metavar="DIR",
+                        help="read both sides' files from this directory")
     parser.add_argument("--cascade", action="store_true",
                         help="then re-run every later date of the sponsor that has a current run")
     add_common(parser)
@@ -41,9 +53,7 @@ def register(subparsers: Any) -> None:
 
 def _inbox(settings: Settings, args: argparse.Namespace, day: date) -> Path:
     if args.inbox is not None:
-        if not args.inbox.is_dir():
-            raise ConfigError(f"inbox directory {args.inbox} does not exist")
-        return Path(args.inbox)
+        return Path(args.inbox)  # checked by the parser (existing_dir)
     if settings.sftp is not None:
         import importlib
 
@@ -85,16 +95,46 @@ def run_command(args: argparse.Namespace) -> int:
             sys.stderr.write(f"recon: warning: {warning}\n")
         if outcome.stale_dates and not args.cascade:
             dates = ", ".join(str(d) for d in outcome.stale_dates)
-            sys.stderr.write(
-                f"recon: results of {outcome.sponsor_code} for {dates} are now stale; re-run them "
-                f"with: recon run --date {outcome.business_date} --sponsor {outcome.sponsor_code} "
-                f"--cascade\n")
+            command, note = refresh_command(args, outcome.sponsor_code, outcome.business_date)
+            sys.stderr.write(f"recon: results of {outcome.sponsor_code} for {dates} are now stale; "
+                             f"re-run them with: {command}\n")
+            if note:
+                sys.stderr.write(f"recon: {note}\n")
     statuses = {o.status for o in outcomes}
     if statuses <= {"SUCCEEDED"}:
         return 0
     if "FAILED" in statuses:
         return 1
     return 3
+
+
+def refresh_command(args: argparse.Namespace, sponsor: str, day: date) -> tuple[str, str | None]:
+    """The command that refreshes the dates after ``day``, with the operator's own options.
+
+    It repeats ``--inbox``, ``--warehouse`` and the configuration in use
+    exactly as given (so it runs from the same directory against the same
+    files and warehouse), shell-quoted so it can be pasted. A password in
+    the warehouse URL is never printed: it is left out of the URL, and the
+    second value says how to supply it (PostgreSQL reads ``PGPASSWORD``).
+    """
+    words = ["recon", "run", "--date", day.isoformat(), "--sponsor", sponsor]
+    if args.inbox is not None:
+        words += ["--inbox", str(args.inbox)]
+    note = None
+    if args.warehouse:
+        url = make_url(args.warehouse)
+        if url.password is not None:
+            url = URL.create(url.drivername, url.username, None, url.host, url.port, url.database,
+                             url.query)
+            how = ("set PGPASSWORD (or use ~/.pgpass)" if url.get_backend_name() == "postgresql"
+                   else "add it to the --warehouse URL")
+            note = f"the warehouse password is left out of that command: {how} before running it"
+        words += ["--warehouse", url.render_as_string(hide_password=False)]
+    config = config_path(args)
+    if config is not None:
+        words += ["--config", str(config)]
+    words.append("--cascade")
+    return shlex.join(words), note
 
 
 def _later_inbox(settings: Settings, args: argparse.Namespace, day: date, inbox: Path) -> Path:
@@ -116,7 +156,7 @@ def _print_summary(outcomes: list[RunOutcome], settings: Settings) -> None:
                       f"{c.get('matched_pairs', '')}", f"{c.get('rejected', '')}",
                       f"{c.get('breaks', '')}", by_type or "-", f"${o.money_at_stake:,}")
     console.print(table)
-    console.print(f"warehouse: {settings.warehouse_url}")
+    console.print(f"warehouse: {masked_url(settings.warehouse_url)}", highlight=False, markup=False)
     for o in outcomes:
         for kind, path in o.report_paths.items():
             console.print(f"{o.sponsor_code} {o.business_date} {kind}: {path}")

@@ -140,8 +140,31 @@ def breaks_table(raw: pl.DataFrame, zone: Zone, as_of: date, keep: tuple[str, ..
     return frame.select(*FIELD_NAMES, "partner_ts", "platform_ts", *keep)
 
 
+#: What a spreadsheet reads as the start of a formula (``= + - @``), and tab and
+#: carriage return, which some tools strip before doing the same (OWASP's CSV
+#: injection guidance). A text cell starting with one of them gets ``'`` first.
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+TEXT_GUARD = "'"
+
+
+def spreadsheet_text(text: str) -> str:
+    """Text as it may go into a CSV or workbook cell: never read as a formula.
+
+    Only text is guarded: money and counts are written as numbers (a
+    negative amount stays ``-12.50``), so they go through ``cell_text``'s
+    other kinds, never through this.
+    """
+    return TEXT_GUARD + text if text.startswith(FORMULA_LEADS) else text
+
+
+def spreadsheet_text_expr(column: pl.Expr) -> pl.Expr:
+    """``spreadsheet_text`` over a column of strings (the bulk writers' form of the same rule)."""
+    leads = "".join("\\-" if c == "-" else c for c in FORMULA_LEADS)  # a class: only - needs escaping
+    return column.str.replace(f"^([{leads}])", TEXT_GUARD + "$1")
+
+
 def cell_text(value: Any, kind: str) -> str:
-    """A value as plain text for CSV and terminals: exact money, ISO dates."""
+    """A value as plain text for CSV: exact money, ISO dates, text guarded against formulas."""
     if value is None:
         return ""
     if kind == "money":
@@ -150,4 +173,6 @@ def cell_text(value: Any, kind: str) -> str:
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if kind == "date":
         return value.isoformat()
+    if kind == "text":
+        return spreadsheet_text(str(value))
     return str(value)

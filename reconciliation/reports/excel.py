@@ -30,9 +30,17 @@ from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from reconciliation.reports.columns import BREAK_FIELDS, FIELD_NAMES, Field
+from reconciliation.reports.columns import (
+    BREAK_FIELDS,
+    FIELD_NAMES,
+    Field,
+    spreadsheet_text,
+    spreadsheet_text_expr,
+)
+from reconciliation.reports.files import atomic_path
 from reconciliation.reports.html import title, zone_label
 from reconciliation.reports.model import RunReport
+from reconciliation.runtime import failpoint
 from reconciliation.warehouse.schema import BREAK_TYPES
 
 MONEY_FORMAT = '"$"#,##0.00;[Red]-"$"#,##0.00'
@@ -81,7 +89,7 @@ def write_cell(sheet: Worksheet, row: int, col: int, value: Any, kind: str, fmt:
     elif kind in ("date", "datetime") and isinstance(value, (date, datetime)):
         sheet.write_datetime(row, col, value, fmt.of(kind))
     else:
-        sheet.write_string(row, col, str(value), fmt.text)
+        sheet.write_string(row, col, spreadsheet_text(str(value)), fmt.text)
 
 
 #: Rows a list sheet shows at most (Excel's own limit is 1,048,576): beyond
@@ -125,6 +133,7 @@ class _ListSheet(Worksheet):
             out: Any = self.fh
             for chunk in self._bulk():
                 out.write(chunk)
+                failpoint("report-xlsx")  # the workbook is half-written here (fault-injection tests)
 
 
 def _xml_text(column: pl.Expr) -> pl.Expr:
@@ -152,7 +161,7 @@ def _cell_tail(name: str, kind: str, style: int) -> pl.Expr:
         serial = days + (value - value.dt.truncate("1d")).dt.total_microseconds() / _US_PER_DAY
         body = pl.concat_str(pl.lit(head + "><v>"), serial.cast(pl.String), pl.lit("</v></c>"))
     else:
-        text = value.cast(pl.String)
+        text = spreadsheet_text_expr(value.cast(pl.String))
         space = pl.when(text.str.contains(r"^\s|\s$")).then(pl.lit(' xml:space="preserve"')).otherwise(
             pl.lit(""))
         body = pl.concat_str(pl.lit(head + ' t="inlineStr"><is><t'), space, pl.lit(">"), _xml_text(text),
@@ -321,7 +330,15 @@ def write_workbook(report: RunReport, path: Path, max_rows: int = SHEET_MAX_ROWS
         path: The ``.xlsx`` to write.
         max_rows: The most rows a list sheet shows (the CSV has every break).
     """
-    book = xlsxwriter.Workbook(str(path), {"remove_timezone": True})
+    with atomic_path(path) as tmp:
+        _write_book(report, tmp, max_rows)
+    return path
+
+
+def _write_book(report: RunReport, path: Path, max_rows: int) -> None:
+    # Text is always a string, never a formula (and text cells are guarded
+    # besides: see columns.spreadsheet_text), whatever a reviewer typed.
+    book = xlsxwriter.Workbook(str(path), {"remove_timezone": True, "strings_to_formulas": False})
     book.set_properties({"title": f"AM Cash reconciliation {report.sponsor} {report.business_date} "
                                   f"v{report.version}", "subject": "Reconciliation breaks"})
     fmt = _Formats(book)
@@ -344,15 +361,15 @@ def write_workbook(report: RunReport, path: Path, max_rows: int = SHEET_MAX_ROWS
     write_list(sheet(REJECTED), REJECTED_FIELDS, rejected, fmt, max_rows, total=report.rejected_total,
                elsewhere="the warehouse keeps every one (recon_rejected_record)")
     book.close()
-    return path
 
 
 def write_breaks_csv(breaks: pl.DataFrame, path: Path) -> Path:
     """The break list as CSV: snake_case headers, exact money, ISO dates and times.
 
     Written by Polars, in the text of ``columns.cell_text`` (money with two
-    places, ``YYYY-MM-DD`` dates, ``YYYY-MM-DD HH:MM:SS`` times) and the
-    quoting and line ends of Python's ``csv`` module.
+    places, ``YYYY-MM-DD`` dates, ``YYYY-MM-DD HH:MM:SS`` times, text that
+    could read as a formula guarded with ``'``) and the quoting and line
+    ends of Python's ``csv`` module. Written to a temporary name and renamed.
     """
     kinds = {f.name: f.kind for f in BREAK_FIELDS}
 
@@ -363,8 +380,11 @@ def write_breaks_csv(breaks: pl.DataFrame, path: Path) -> Path:
         if kinds[name] == "date":
             return value.dt.strftime("%Y-%m-%d")
         value = value.cast(pl.String)
+        if kinds[name] == "text":
+            value = spreadsheet_text_expr(value)
         return pl.when(value != "").then(value)  # csv writes "" and None alike: nothing
 
-    breaks.select(text(name) for name in FIELD_NAMES).write_csv(
-        path, quote_style="necessary", line_terminator="\r\n", null_value="")
+    with atomic_path(path) as tmp:
+        breaks.select(text(name) for name in FIELD_NAMES).write_csv(
+            tmp, quote_style="necessary", line_terminator="\r\n", null_value="")
     return path

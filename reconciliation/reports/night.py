@@ -22,7 +22,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from reconciliation.config import Settings
 from reconciliation.reports import charts, queries
-from reconciliation.reports.columns import ZERO, group_totals, money_sum
+from reconciliation.reports.columns import ZERO, group_totals, money_sum, spreadsheet_text
+from reconciliation.reports.files import atomic_path, write_text
 from reconciliation.reports.html import axis_money, money, render, title
 from reconciliation.reports.model import control_rows
 from reconciliation.warehouse.schema import BREAK_TYPES
@@ -135,8 +136,7 @@ def write_night(engine: Engine, settings: Settings, day: date, root: Path,
     html = render("night.html.j2", n=night, charts={"by_sponsor": by_sponsor, "by_type": by_type},
                   generated_at=night.generated_at, backend=engine.dialect.name,
                   regenerate=f"recon report --date {day}")
-    path.write_text(html, encoding="utf-8")
-    return path
+    return write_text(path, html)
 
 
 @dataclass
@@ -236,14 +236,21 @@ def write_range(engine: Engine, start: date, end: date, root: Path,
                   generated_at=rng.generated_at, backend=engine.dialect.name,
                   regenerate=f"recon report --from {start} --to {end}")
     html_path = out / f"{start}_{end}.html"
-    html_path.write_text(html, encoding="utf-8")
+    write_text(html_path, html)
     csv_path = out / f"{start}_{end}.csv"
-    with csv_path.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_path(csv_path) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         names = ["day", "sponsor", "status", "version", "partner_records", "platform_records",
                  "matched_pairs", "breaks", "unresolved", "money"]
         writer.writerow([*names[:-1], "money_at_stake"])
         for r in rng.rows:
-            writer.writerow(["" if r[n] is None else (f"{r[n]:.2f}" if n == "money" else r[n])
-                             for n in names])
+            writer.writerow([_range_cell(n, r[n]) for n in names])
     return {"html": html_path, "csv": csv_path}
+
+
+def _range_cell(name: str, value: Any) -> Any:
+    if value is None:
+        return ""
+    if name == "money":
+        return f"{value:.2f}"
+    return spreadsheet_text(value) if isinstance(value, str) else value

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 from reconciliation.config import Settings
 from reconciliation.errors import FileRejected
 from reconciliation.reports.columns import money_sum
+from reconciliation.reports.files import write_bytes
 from reconciliation.reports.model import RunReport, build_run_report
 
 SEP = "%%"
@@ -160,10 +161,7 @@ def write_result(report: RunReport, out_dir: Path, environment: str = "PROD") ->
     """Write a report's result file into ``out_dir``; returns its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / file_name(report.sponsor, report.business_date, report.version)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(render(report, environment).encode("ascii"))
-    tmp.replace(path)  # never leave a half-written file for an uploader to pick up
-    return path
+    return write_bytes(path, render(report, environment).encode("ascii"))  # never half a file
 
 
 def write_result_file(engine_or_conn: Engine | Connection, run_id: int, out_dir: Path | str,

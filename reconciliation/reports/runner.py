@@ -23,6 +23,7 @@ from reconciliation.config import Settings
 from reconciliation.errors import ReconError
 from reconciliation.reports import queries
 from reconciliation.reports.excel import write_breaks_csv, write_workbook
+from reconciliation.reports.files import write_text
 from reconciliation.reports.html import render_run
 from reconciliation.reports.model import build_run_report
 from reconciliation.reports.night import report_dir, write_night
@@ -57,7 +58,7 @@ def write_run_reports(engine: Engine, run_id: int, settings: Settings,
         workbook = pool.submit(write_workbook, report, target / "breaks.xlsx")
         html = target / "report.html"
         docs = (target / "data_docs" / "index.html").is_file()
-        html.write_text(render_run(report, engine.dialect.name, data_docs=docs), encoding="utf-8")
+        write_text(html, render_run(report, engine.dialect.name, data_docs=docs))
         csv = write_breaks_csv(report.breaks, target / "breaks.csv")
         result = write_result(report, target, str(settings.reports.get("environment", "PROD")))
         night_path = write_night(engine, settings, report.business_date, root) if night else None
