@@ -203,7 +203,7 @@ def _read_inputs(settings: Settings, sponsor: str, business_date: date, inbox: P
     from reconciliation.parsing import parse_file
 
     engine = warehouse(settings)
-    fingerprint = key_fingerprint(collector_key(settings))
+    fingerprint = key_fingerprint(settings.hash_key())
     with database_errors(engine.url, "checking the collector key"), engine.connect() as conn:
         check_key(conn, fingerprint)  # before anything is read or written with a wrong key
     row: dict[str, Any] = {
@@ -222,7 +222,7 @@ def _read_inputs(settings: Settings, sponsor: str, business_date: date, inbox: P
                         f"no {what} for sponsor {sponsor} and {business_date} in {inbox}")
     parsed = {}
     try:
-        key = collector_key(settings)
+        key = settings.hash_key()
         for side in (PLATFORM, PARTNER):
             found = files[side]
             profile = settings.profiles.get(found.profile) if side == PARTNER else None
@@ -289,14 +289,6 @@ def _validate(settings: Settings, parsed: dict[str, Any]) -> list[Any]:
     if gate is None or settings.validation.get("enabled", True) is False:
         return []
     return [gate.validate_file(parsed[side], settings) for side in (PLATFORM, PARTNER)]
-
-
-def collector_key(settings: Settings) -> bytes:
-    """The collector hash key of the settings (an attribute, or a method in older settings)."""
-    key: Any = settings.hash_key
-    value = key() if callable(key) else key
-    assert isinstance(value, bytes)
-    return value
 
 
 def _attempt(engine: Engine, row: dict[str, Any], outcome: RunOutcome, status: str, error: str,
