@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from reconciliation import records
@@ -233,17 +234,40 @@ _NON_ASCII = re.compile(rb"[\x80-\xff]")
 RECORD_TYPES = ("H1", "H2", "D", "T1", "T2")
 
 
+class LineTooLong(Exception):
+    """A line is longer than any record of its layout may be.
+
+    Attributes:
+        offset: Where the line starts in the file.
+    """
+
+    def __init__(self, offset: int) -> None:
+        super().__init__(f"the line at byte {offset} is too long")
+        self.offset = offset
+
+
+def too_long(limit: int, longest: int) -> str:
+    """The problem of a line longer than ``limit`` bytes (``longest``: the longest valid record)."""
+    return f"the line is over {limit} bytes long, and no valid record is longer than {longest}"
+
+
 class LineFile:
-    """Byte ranges of an open file whose end is normalized.
+    """Byte ranges of an open file whose end is normalized, read with bounded buffers.
 
     ``end`` is where the last line's text ends once the final line break and
     any empty lines after it are set aside; ``blank_lines`` counts those
     empty lines (spec §2.1 tolerates one).
+
+    ``max_line`` bounds every line: no method reads more than that much of
+    one line, so a file of any shape (a 2 GiB line without a line feed, say)
+    costs at most a chunk of memory, and ``LineTooLong`` is raised as soon as
+    a line is known to run past it.
     """
 
-    def __init__(self, fd: int, size: int) -> None:
+    def __init__(self, fd: int, size: int, max_line: int) -> None:
         self.fd = fd
         self.size = size
+        self.max_line = max_line
         self.blank_lines = -1
         end = size
         while True:
@@ -286,21 +310,78 @@ class LineFile:
             stop = begin
         return -1
 
+    def line_end(self, start: int, stop: int) -> int:
+        """Where the line starting at ``start`` ends: its line feed, or ``stop``.
+
+        Raises:
+            LineTooLong: the line is longer than ``max_line``.
+        """
+        at = self.find(start, min(stop, start + self.max_line + 1))
+        if at >= 0:
+            return at
+        if stop - start > self.max_line:
+            raise LineTooLong(start)
+        return stop
+
+    def first_long_line(self, start: int) -> int:
+        """Offset of the first line at or after ``start`` longer than ``max_line`` (end if none)."""
+        step = max(1 << 20, self.max_line + 1)
+        line_start = pos = start
+        while pos < self.end:
+            block = self.read(pos, min(self.end, pos + step))
+            feeds = np.flatnonzero(np.frombuffer(block, np.uint8) == 10) + pos
+            starts = np.concatenate(([line_start], feeds + 1))
+            ends = np.concatenate((feeds, [pos + len(block)]))
+            over = np.flatnonzero(ends - starts > self.max_line)
+            if over.size:
+                return int(starts[over[0]])
+            line_start, pos = int(starts[-1]), pos + len(block)
+        return self.end
+
+    def line_number(self, offset: int, step: int = 8 << 20) -> int:
+        """1-based number of the line starting at ``offset`` (counted in bounded blocks)."""
+        count, pos = 1, 0
+        while pos < offset:
+            block = self.read(pos, min(offset, pos + step))
+            count += block.count(b"\n")
+            pos += len(block)
+        return count
+
     def outer_lines(self) -> tuple[tuple[int, int], ...] | None:
         """Spans of the first two and last two lines; None for fewer than 4 lines.
 
         The body is then everything from the third line up to the last two,
-        ``[spans[1][1] + 1, spans[2][0])``.
+        ``[spans[1][1] + 1, spans[2][0])``. Only the first and last
+        ``max_line`` bytes of a line are ever looked at.
+
+        Raises:
+            LineTooLong: one of these lines, or a line between them when one
+                of the last two is too long, is longer than ``max_line``.
         """
-        n1 = self.find(0, self.end)
-        n2 = self.find(n1 + 1, self.end) if n1 >= 0 else -1
-        if n2 < 0:
+        n1 = self.line_end(0, self.end)
+        if n1 >= self.end:
             return None
-        p2 = self.rfind(n2, self.end)
+        n2 = self.line_end(n1 + 1, self.end)
+        if n2 >= self.end:
+            return None
+        p2 = self.rfind(max(n2, self.end - self.max_line - 1), self.end)
+        if p2 < 0:
+            raise LineTooLong(self.first_long_line(n2 + 1))
         if p2 == n2:
             return None
-        p1 = self.rfind(n2, p2)
+        p1 = self.rfind(max(n2, p2 - self.max_line - 1), p2)
+        if p1 < 0:
+            raise LineTooLong(self.first_long_line(n2 + 1))
         return (0, n1), (n1 + 1, n2), (p1 + 1, p2), (p2 + 1, self.end)
+
+    def lines(self) -> list[bytes]:
+        """All lines of a file that ``outer_lines`` found to have fewer than 4."""
+        out, start = [], 0
+        while start <= self.end:
+            stop = self.line_end(start, self.end)
+            out.append(self.read(start, stop))
+            start = stop + 1
+        return out
 
     def line(self, span: tuple[int, int]) -> bytes:
         """One line's bytes (without its line feed)."""
@@ -310,12 +391,18 @@ class LineFile:
         """Blocks of whole lines covering [start, stop), each ending with a line feed.
 
         The last line may lack its line feed in the file (the end of a file's
-        content); it gets one here, so every block is alike.
+        content); it gets one here, so every block is alike. A line longer
+        than ``size`` is a block of its own if it fits ``max_line``.
+
+        Raises:
+            LineTooLong: a line that is not in a block yet is longer than
+                ``max_line`` (it starts the block that would come next).
         """
         while start < stop:
             cut = stop if start + size >= stop else self.rfind(start, start + size) + 1
-            if cut <= start:  # a line longer than a chunk: take it whole
-                cut = stop if (at := self.find(start + size, stop)) < 0 else at + 1
+            if cut <= start:  # a line longer than a chunk
+                at = self.line_end(start, stop)
+                cut = stop if at >= stop else at + 1
             block = self.read(start, cut)
             start = cut
             yield block if block.endswith(b"\n") else block + b"\n"
