@@ -9,7 +9,9 @@ Full collector numbers never leave this package.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import io
 import os
 import queue
 import re
@@ -120,6 +122,33 @@ def identify(
     return FileIdentity(name, side, sponsor, day, sequence)
 
 
+#: Why a symbolic link is not read (the SFTP download refuses links for the same reason).
+LINK_PROBLEM = (
+    "the file is a symbolic link, and only regular files are read as input "
+    "(copy the file itself into the inbox)"
+)
+
+
+def open_input(path: Path) -> io.FileIO:
+    """Open an input file for reading, refusing a symbolic link.
+
+    A link could make a run read any file the process may read, outside the
+    inbox, so every link is refused, one pointing inside the inbox too:
+    that is the simplest rule to state and to check. ``O_NOFOLLOW`` makes
+    the refusal hold even if the file is swapped for a link after it was listed.
+
+    Raises:
+        FileRejected: the file is a symbolic link.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise FileRejected(path.name, None, LINK_PROBLEM) from None
+        raise
+    return io.FileIO(fd, "rb")
+
+
 class FileDigest(threading.Thread):
     """SHA-256 of a file, computed in a thread beside the parse.
 
@@ -138,10 +167,10 @@ class FileDigest(threading.Thread):
     def run(self) -> None:
         digest, buffer = hashlib.sha256(), bytearray(8 << 20)  # one buffer: no page faults per read
         try:
-            with open(self.path, "rb", buffering=0) as handle:
+            with open_input(self.path) as handle:
                 while not self.cancelled.is_set() and (size := handle.readinto(buffer)):
                     digest.update(memoryview(buffer)[:size])
-        except OSError as exc:
+        except (OSError, FileRejected) as exc:
             self.error = exc
         self.hexdigest = digest.hexdigest()
 
@@ -189,6 +218,8 @@ def parse_file(
 
     path = Path(path)
     identity = identify(path, side, profile, sponsor_code, business_date)
+    if path.is_symlink():
+        raise FileRejected(identity.file_name, None, LINK_PROBLEM)
     hasher = hasher_for(hash_key)
     digest = FileDigest(path)
     digest.start()

@@ -35,6 +35,7 @@ from reconciliation.parsing import (
     LineFile,
     LineTooLong,
     line_offset,
+    open_input,
     prefetch,
     too_long,
 )
@@ -100,7 +101,7 @@ class _CsvParser:
         raise FileRejected(self.identity.file_name, line, problem)
 
     def run(self) -> LayoutResult:
-        with open(self.path, "rb") as handle:
+        with open_input(self.path) as handle:
             source = LineFile(handle.fileno(), os.fstat(handle.fileno()).st_size, FIRST_LINE_BYTES)
             if source.size == 0:
                 self.reject(None, "the file is empty")

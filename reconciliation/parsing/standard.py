@@ -36,6 +36,7 @@ from reconciliation.parsing import (
     describe,
     first_non_ascii,
     line_offset,
+    open_input,
     prefetch,
     too_long,
 )
@@ -92,7 +93,7 @@ class _StandardParser:
     # -- whole file -----------------------------------------------------------------
 
     def run(self) -> LayoutResult:
-        with open(self.path, "rb") as handle:
+        with open_input(self.path) as handle:
             source = LineFile(handle.fileno(), os.fstat(handle.fileno()).st_size, self.max_line)
             if source.size == 0:
                 self.reject(None, "the file is empty")
