@@ -12,9 +12,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from reconciliation.cli import main
 from reconciliation.errors import FileRejected
 from reconciliation.parsing import parse_file
+from reconciliation.warehouse.db import engine_for
+from reconciliation.warehouse.schema import recon_run
 from tests.unit.parsing.parsing_helpers import KEY, d_line, standard_file, write
 from tests.unit.parsing.test_csv_profile import ROW, parse, row, write_csv
 
@@ -150,3 +154,25 @@ def test_csv_collector_column_masked_by_position_and_unmapped_columns_by_value(t
     assert got["reason"] == "store_id 'X' is not 4 digits"
     assert got["raw_line"] == row(**values | {"cashier": "**** **** **** 9999", "card": "*2345"})
     assert ROW["card"] not in str(parsed.rejected.to_dicts())
+
+
+def test_a_run_shows_no_full_number_on_stderr_or_in_the_warehouse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The issue's case end to end: a 16-digit T1 count, through ``recon run``."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RECON_HASH_KEY", "test-key")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write(inbox, Q, standard_file(Q))
+    write(inbox, P, standard_file(P, t1=f"T1%%{CARD}%%190%%0%%0"))
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    config = str(Path(__file__).parents[2] / "golden" / "engine-only.yaml")
+    args = ["--date", "2026-11-20", "--inbox", str(inbox), "--warehouse", url, "--config", config]
+    assert main(["run", *args]) == 3
+    err = capsys.readouterr().err
+    assert "T1 redeem_count ************1234 differs from 1 counted in the D records" in err
+    with engine_for(url).connect() as conn:
+        error = conn.execute(sa.select(recon_run.c.error)).scalar_one()
+    assert error.endswith("line 4: T1 redeem_count ************1234 differs from 1 counted in the D records")
+    assert CARD[:12] not in err + error
