@@ -94,8 +94,8 @@ class _CsvParser:
         )
         self.width = 0
         self.index: dict[str, int] = {}
-        self.max_line = FIRST_LINE_BYTES
-        self.too_long = too_long(FIRST_LINE_BYTES, FIRST_LINE_BYTES)
+        self.max_line = FIRST_LINE_BYTES  # until the columns are located (``_limit_lines``)
+        self.too_long = ""
 
     def reject(self, line: int | None, problem: str) -> NoReturn:
         raise FileRejected(self.identity.file_name, line, problem)
