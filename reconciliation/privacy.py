@@ -232,7 +232,7 @@ def mask_value_expr(value: pl.Expr, field: str | None) -> pl.Expr:
     return pl.when(could_be).then(_last4_digits_only(value)).otherwise(value)
 
 
-def mask_value(value: str, field: str | None) -> str:
+def mask_value(value: str, field: str | None = None) -> str:
     """``mask_value_expr`` of one value (the same expression, so the same result)."""
     return str(pl.select(mask_value_expr(pl.lit(value, pl.String), field)).item())
 
@@ -256,7 +256,7 @@ def raw_line_expr(columns: list[str], fields: list[str | None], separator: str) 
 _SHOWN_CHARS = 40
 
 
-def show_expr(column: pl.Expr, field: str | None) -> pl.Expr:
+def show_expr(column: pl.Expr, field: str | None = None) -> pl.Expr:
     """A value as a reason quotes it: masked (``mask_value_expr``), controls replaced, short."""
     text = mask_value_expr(column, field).str.replace_all(r"[\x00-\x1f\x7f]", "?")
     return (
@@ -266,6 +266,6 @@ def show_expr(column: pl.Expr, field: str | None) -> pl.Expr:
     )
 
 
-def show_text(value: str, field: str | None) -> str:
+def show_text(value: str, field: str | None = None) -> str:
     """One value quoted for a reason: ``show_expr`` (the same expression) in quotes."""
     return f"'{pl.select(show_expr(pl.lit(value, pl.String), field)).item()}'"
