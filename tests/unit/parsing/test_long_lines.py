@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,15 @@ def test_csv_long_line_across_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyP
     path = tmp_path / CSV_NAME
     path.write_text("\n".join([CSV_HEADER, *[CSV_ROW] * 6, CSV_ROW + "X" * 20_000, CSV_ROW]) + "\n")
     assert rejection(path, "PARTNER", profile=profile).startswith(f"{CSV_NAME}, line 8: the line is over ")
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n"])
+def test_millions_of_line_breaks_at_the_end_are_counted_in_blocks(tmp_path: Path, eol: str) -> None:
+    """The end of a file is found in 64 KiB reads, not one read per line break (it took minutes)."""
+    path = write(tmp_path, P, standard_file(P, eol=eol) + eol * 3_000_000)
+    started = time.perf_counter()
+    assert rejection(path) == f"{path.name}, line 7: the line is empty"
+    assert time.perf_counter() - started < 20
 
 
 # -- memory --------------------------------------------------------------------------------------
