@@ -117,10 +117,10 @@ def test_csv_long_line_across_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyP
 @pytest.mark.parametrize("eol", ["\n", "\r\n"])
 def test_millions_of_line_breaks_at_the_end_are_counted_in_blocks(tmp_path: Path, eol: str) -> None:
     """The end of a file is found in 64 KiB reads, not one read per line break (it took minutes)."""
-    path = write(tmp_path, P, standard_file(P, eol=eol) + eol * 3_000_000)
+    path = write(tmp_path, P, standard_file(P, eol=eol) + eol * 5_000_000)
     started = time.perf_counter()
     assert rejection(path) == f"{path.name}, line 7: the line is empty"
-    assert time.perf_counter() - started < 20
+    assert time.perf_counter() - started < 8  # seconds; one read per break took about 30
 
 
 # -- memory --------------------------------------------------------------------------------------
