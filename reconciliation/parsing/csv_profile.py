@@ -29,9 +29,9 @@ import polars as pl
 from reconciliation import records
 from reconciliation.config import PROFILE_FIELDS, CsvProfile
 from reconciliation.errors import FileRejected
-from reconciliation.parsing import (
-    FileIdentity,
-    LayoutResult,
+from reconciliation.parsing import FileIdentity, LayoutResult
+from reconciliation.parsing import fields as F
+from reconciliation.parsing.reading import (
     LineFile,
     LineTooLong,
     line_offset,
@@ -39,7 +39,6 @@ from reconciliation.parsing import (
     prefetch,
     too_long,
 )
-from reconciliation.parsing import fields as F
 from reconciliation.privacy import CollectorHasher, raw_line_expr, show_text
 
 CHUNK_BYTES = 32 << 20

@@ -28,9 +28,9 @@ import polars as pl
 
 from reconciliation import records
 from reconciliation.errors import FileRejected
-from reconciliation.parsing import (
-    FileIdentity,
-    LayoutResult,
+from reconciliation.parsing import FileIdentity, LayoutResult
+from reconciliation.parsing import fields as F
+from reconciliation.parsing.reading import (
     LineFile,
     LineTooLong,
     describe,
@@ -40,7 +40,6 @@ from reconciliation.parsing import (
     prefetch,
     too_long,
 )
-from reconciliation.parsing import fields as F
 from reconciliation.privacy import CollectorHasher, mask_value, raw_line_expr, show_text
 
 CHUNK_BYTES = 32 << 20
