@@ -7,6 +7,11 @@ matched with strict, anchored patterns: anything else in the directory
 (other dates, other sponsors, temporary files, path tricks) is not an input,
 and the SFTP downloader uses the same patterns to refuse remote names that
 could escape the local directory.
+
+A symbolic link with an input file's name is listed like a file, never
+skipped: the parser refuses to read it (``parsing.open_input``), so the run
+is REJECTED with a reason naming the file instead of silently reading a file
+outside the inbox, or silently reporting the file missing.
 """
 
 from __future__ import annotations
@@ -129,7 +134,7 @@ def discover(inbox: Path, business_date: date, settings: Settings) -> dict[str, 
     best: dict[tuple[str, str], tuple[tuple[int, int], InputFile]] = {}
     for entry in entries:
         found = classify(entry.name, settings)
-        if found is None or found[2] != business_date or not entry.is_file():
+        if found is None or found[2] != business_date or not (entry.is_symlink() or entry.is_file()):
             continue
         side, sponsor, day, sequence, profile = found
         rank = (sequence, -order.get(profile, 0))

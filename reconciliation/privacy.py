@@ -20,25 +20,15 @@ nothing.
 from __future__ import annotations
 
 import hashlib
-import re
-from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-
-if TYPE_CHECKING:
-    from reconciliation.config import CsvProfile
 
 #: A collector number as the files may carry it: 1-19 digits.
 DIGITS_RE = r"^[0-9]{1,19}$"
 #: A masked number: ``*`` then exactly the last 4 digits, 19 characters at most.
 MASKED_RE = r"^\*{1,15}[0-9]{4}$"
 
-_DIGIT_RUN = re.compile(r"[0-9]{5,19}")
-#: A run of 13 or more digits outside the collector field is longer than any
-#: valid field but the collector number: it may well be one in the wrong place.
-LONG_RUN_RE = r"[0-9]{9,}([0-9]{4})"
-_LONG_RUN = re.compile(LONG_RUN_RE)
 #: Decimal offsets that make (length, value) of a digit string one UInt64 key:
 #: strings of length n map to [sum(10**l for l < n), ...), so "0123" and "123"
 #: differ, and every 1-19 digit string fits below 2**64.
@@ -188,76 +178,94 @@ def mask_expr(column: pl.Expr) -> pl.Expr:
     return column.str.slice(-4).str.pad_start(column.str.len_chars(), "*")
 
 
-def raw_line_expr(columns: list[str], collector: str, separator: str) -> pl.Expr:
-    """Rebuild rejected lines from their fields, safe to store (vectorized ``mask_raw_line``).
+# -- the one masking of field values (raw lines and reasons alike) ---------------------------
 
-    The collector field is masked like ``mask_collector``; any other run of
-    13 or more digits keeps only its last 4.
+#: The collector field, masked wherever it is, whatever it holds.
+COLLECTOR_FIELD = "collector_number"
+#: Id fields of letters or digits and their longest valid value (spec §2.1). A
+#: valid id of 13-19 digits is the id it is, not a collector number, so it is
+#: shown; an invalid one is treated like any other value.
+ID_FIELDS = {
+    "confirmation_number": 16,
+    "original_confirmation_number": 16,
+    "card_terminal_id": 16,
+    "pos_transaction_id": 32,
+}
+#: A value that could be a collector number: once its spaces, dashes and plus
+#: signs are removed, 13-19 digits (payment-card lengths; collector numbers
+#: are N..19), perhaps followed by a fraction (``6012345678901234.00`` in a
+#: dollars field). Longer digit strings cannot be one; shorter ones are what
+#: valid counts, ids and amounts look like.
+_COLLECTOR_LIKE_RE = r"^[0-9]{13,19}(?:[.,][0-9]*)?$"
+
+
+def _last4_digits_only(value: pl.Expr) -> pl.Expr:
+    """Every digit before a fraction but the last 4 replaced by ``*``; the rest kept as written."""
+    whole = value.str.extract(r"^([^.,]*)", 1)
+    reverse = whole.str.reverse()
+    kept = reverse.str.extract(r"^((?:[^0-9]*[0-9]){4})", 1)
+    hidden = reverse.str.slice(kept.str.len_chars()).str.replace_all("[0-9]", "*")
+    return (kept + hidden).str.reverse() + value.str.slice(whole.str.len_chars())
+
+
+def mask_value_expr(value: pl.Expr, field: str | None) -> pl.Expr:
+    """A field's value as it may be stored or quoted: the one masking of values (spec §7).
+
+    - The collector field keeps only its last 4 characters, whatever it holds.
+    - Any other value that could be a collector number (``_COLLECTOR_LIKE_RE``
+      once spaces, dashes and plus signs are removed) keeps only the last 4
+      digits of its whole part, unless it is a valid value of an id field
+      (``ID_FIELDS``): a 16-digit confirmation number is shown.
+    - Everything else is shown as it is: a 30-digit miles value cannot be a
+      collector number, and ``X12345678901234567`` is not a number at all.
+
+    Rejected lines (``raw_line_expr``) and the values quoted in reasons
+    (``show_expr``, ``show_text``) all go through this function, so a value
+    is masked in both or in neither. ``field`` is the canonical field name, or
+    None for a column no field maps.
     """
-    parts = [(mask_expr(pl.col(c)) if c == collector else pl.col(c)).fill_null("") for c in columns]
-    return pl.concat_str(parts, separator=separator).str.replace_all(LONG_RUN_RE, "*****${1}")
+    if field == COLLECTOR_FIELD:
+        return mask_expr(value)
+    could_be = value.str.replace_all(r"[ +\-]", "").str.contains(_COLLECTOR_LIKE_RE)
+    if field in ID_FIELDS:
+        could_be = could_be & ~value.str.contains(f"^[A-Za-z0-9]{{1,{ID_FIELDS[field]}}}$")
+    return pl.when(could_be).then(_last4_digits_only(value)).otherwise(value)
 
 
-#: Runs of 9 or more digits in a value echoed in a reason keep only their
-#: last 4: an operator needs to see a bad value, but it may be a card number.
-ECHO_DIGITS_RE = r"[0-9]{5,}([0-9]{4})"
-_ECHO_DIGITS = re.compile(ECHO_DIGITS_RE)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+def mask_value(value: str, field: str | None = None) -> str:
+    """``mask_value_expr`` of one value (the same expression, so the same result)."""
+    return str(pl.select(mask_value_expr(pl.lit(value, pl.String), field)).item())
 
 
-def show_expr(column: pl.Expr) -> pl.Expr:
-    """A value made safe to echo in a reason: digit runs masked, controls replaced, short."""
-    text = column.str.replace_all(ECHO_DIGITS_RE, "*****${1}").str.replace_all(r"[\x00-\x1f\x7f]", "?")
-    return pl.when(text.str.len_chars() > 40).then(text.str.slice(0, 40) + "...").otherwise(text)
-
-
-def show_text(value: str) -> str:
-    """A quoted value safe to echo: long digit runs masked, controls replaced, short."""
-    text = _CONTROL.sub("?", _ECHO_DIGITS.sub(r"*****\1", value))
-    return f"'{text}'" if len(text) <= 40 else f"'{text[:40]}...'"
-
-
-def mask_digit_runs(text: str) -> str:
-    """Mask every run of 5-19 digits that could be a card or collector number."""
-    return _DIGIT_RUN.sub(lambda m: mask_collector(m.group()), text)
-
-
-def mask_raw_line(
-    line: str,
-    side: str,
-    profile: CsvProfile | None,
-    collector_index: int | None = None,
-) -> str:
-    """The raw line with its collector field masked, safe to store and show.
+def raw_line_expr(columns: list[str], fields: list[str | None], separator: str) -> pl.Expr:
+    """Rejected lines rebuilt from their fields, each masked by ``mask_value_expr``.
 
     Args:
-        line: One physical line of an input file, without its line break.
-        side: ``PARTNER`` or ``PLATFORM`` (the standard layouts differ).
-        profile: The CSV profile the line comes from, None for the ``%%`` layout.
-        collector_index: 0-based field index of the collector number in a CSV
-            profile with a header row (known only from that header).
-
-    Any other run of 13 or more digits keeps only its last 4 (no other valid
-    field is that long). When the field cannot be located (a profile mapped
-    by header name without ``collector_index``, or a line with the wrong
-    number of fields), every run of 5-19 digits is masked instead: a
-    rejected line is exactly the kind of line that may carry the number in
-    an unexpected place.
+        columns: The line's columns in file order.
+        fields: The canonical field each column holds (None for an unmapped column).
+        separator: What the file puts between fields.
     """
-    from reconciliation.parsing.fields import collector_position
+    parts = [
+        mask_value_expr(pl.col(column), field).fill_null("")
+        for column, field in zip(columns, fields, strict=True)
+    ]
+    return pl.concat_str(parts, separator=separator)
 
-    expected: int | None = None
-    index: int | None = collector_index
-    if profile is None:
-        separator, index = "%%", collector_position(side)
-        expected = 16 if side == "PLATFORM" else 14
-    else:
-        separator = profile.delimiter
-        column = profile.columns.get("collector_number")
-        if index is None and not profile.header and column is not None and column.isdigit():
-            index = int(column)
-    parts = line.split(separator)
-    if index is None or index >= len(parts) or (expected is not None and len(parts) != expected):
-        return mask_digit_runs(line)
-    parts[index] = mask_collector(parts[index])
-    return _LONG_RUN.sub(r"*****\1", separator.join(parts))
+
+#: Quoted values longer than this are cut (a reason is one line for a person).
+_SHOWN_CHARS = 40
+
+
+def show_expr(column: pl.Expr, field: str | None = None) -> pl.Expr:
+    """A value as a reason quotes it: masked (``mask_value_expr``), controls replaced, short."""
+    text = mask_value_expr(column, field).str.replace_all(r"[\x00-\x1f\x7f]", "?")
+    return (
+        pl.when(text.str.len_chars() > _SHOWN_CHARS)
+        .then(text.str.slice(0, _SHOWN_CHARS) + "...")
+        .otherwise(text)
+    )
+
+
+def show_text(value: str, field: str | None = None) -> str:
+    """One value quoted for a reason: ``show_expr`` (the same expression) in quotes."""
+    return f"'{pl.select(show_expr(pl.lit(value, pl.String), field)).item()}'"

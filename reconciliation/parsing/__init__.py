@@ -10,11 +10,7 @@ Full collector numbers never leave this package.
 from __future__ import annotations
 
 import hashlib
-import os
-import queue
-import re
 import threading
-from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -25,9 +21,10 @@ from reconciliation import records
 from reconciliation.config import CsvProfile
 from reconciliation.errors import FileRejected
 from reconciliation.inbox import PARTNER_PATTERN, PLATFORM_PATTERN, match_name
+from reconciliation.parsing.reading import LINK_PROBLEM, open_input
 from reconciliation.privacy import CollectorHasher
 
-__all__ = ["ParsedFile", "parse_file"]
+__all__ = ["ParsedFile", "open_input", "parse_file"]
 
 
 @dataclass(frozen=True)
@@ -137,10 +134,10 @@ class FileDigest(threading.Thread):
     def run(self) -> None:
         digest, buffer = hashlib.sha256(), bytearray(8 << 20)  # one buffer: no page faults per read
         try:
-            with open(self.path, "rb", buffering=0) as handle:
+            with open_input(self.path) as handle:
                 while not self.cancelled.is_set() and (size := handle.readinto(buffer)):
                     digest.update(memoryview(buffer)[:size])
-        except OSError as exc:
+        except (OSError, FileRejected) as exc:
             self.error = exc
         self.hexdigest = digest.hexdigest()
 
@@ -188,6 +185,8 @@ def parse_file(
 
     path = Path(path)
     identity = identify(path, side, profile, sponsor_code, business_date)
+    if path.is_symlink():
+        raise FileRejected(identity.file_name, None, LINK_PROBLEM)
     hasher = hasher_for(hash_key)
     digest = FileDigest(path)
     digest.start()
@@ -225,172 +224,3 @@ class LayoutResult:
     detail_count: int
     records: pl.DataFrame
     rejected: pl.DataFrame
-
-
-# -- byte-level helpers shared by the layouts ------------------------------------------------
-
-_NON_ASCII = re.compile(rb"[\x80-\xff]")
-RECORD_TYPES = ("H1", "H2", "D", "T1", "T2")
-
-
-class LineFile:
-    """Byte ranges of an open file whose end is normalized.
-
-    ``end`` is where the last line's text ends once the final line break and
-    any empty lines after it are set aside; ``blank_lines`` counts those
-    empty lines (spec §2.1 tolerates one).
-    """
-
-    def __init__(self, fd: int, size: int) -> None:
-        self.fd = fd
-        self.size = size
-        self.blank_lines = -1
-        end = size
-        while True:
-            tail = self.read(max(0, end - 2), end)
-            if not tail.endswith(b"\n"):
-                break
-            end -= 2 if tail.endswith(b"\r\n") else 1
-            self.blank_lines += 1
-        self.end = end
-        self.blank_lines = max(self.blank_lines, 0)
-
-    def read(self, start: int, stop: int) -> bytes:
-        """The bytes in [start, stop)."""
-        parts = []
-        while start < stop:
-            block = os.pread(self.fd, min(stop - start, 1 << 30), start)
-            if not block:
-                break
-            parts.append(block)
-            start += len(block)
-        return parts[0] if len(parts) == 1 else b"".join(parts)
-
-    def find(self, start: int, stop: int, step: int = 1 << 16) -> int:
-        """Offset of the first line feed in [start, stop), or -1."""
-        while start < stop:
-            block = self.read(start, min(stop, start + step))
-            at = block.find(b"\n")
-            if at >= 0:
-                return start + at
-            start += len(block)
-        return -1
-
-    def rfind(self, floor: int, stop: int, step: int = 1 << 16) -> int:
-        """Offset of the last line feed in [floor, stop), or -1."""
-        while stop > floor:
-            begin = max(floor, stop - step)
-            at = self.read(begin, stop).rfind(b"\n")
-            if at >= 0:
-                return begin + at
-            stop = begin
-        return -1
-
-    def outer_lines(self) -> tuple[tuple[int, int], ...] | None:
-        """Spans of the first two and last two lines; None for fewer than 4 lines.
-
-        The body is then everything from the third line up to the last two,
-        ``[spans[1][1] + 1, spans[2][0])``.
-        """
-        n1 = self.find(0, self.end)
-        n2 = self.find(n1 + 1, self.end) if n1 >= 0 else -1
-        if n2 < 0:
-            return None
-        p2 = self.rfind(n2, self.end)
-        if p2 == n2:
-            return None
-        p1 = self.rfind(n2, p2)
-        return (0, n1), (n1 + 1, n2), (p1 + 1, p2), (p2 + 1, self.end)
-
-    def line(self, span: tuple[int, int]) -> bytes:
-        """One line's bytes (without its line feed)."""
-        return self.read(*span)
-
-    def chunks(self, start: int, stop: int, size: int) -> Iterator[bytes]:
-        """Blocks of whole lines covering [start, stop), each ending with a line feed.
-
-        The last line may lack its line feed in the file (the end of a file's
-        content); it gets one here, so every block is alike.
-        """
-        while start < stop:
-            cut = stop if start + size >= stop else self.rfind(start, start + size) + 1
-            if cut <= start:  # a line longer than a chunk: take it whole
-                cut = stop if (at := self.find(start + size, stop)) < 0 else at + 1
-            block = self.read(start, cut)
-            start = cut
-            yield block if block.endswith(b"\n") else block + b"\n"
-
-
-def prefetch(
-    chunks: Iterator[bytes], prepare: Callable[[bytes, int], pl.DataFrame], first: int
-) -> Generator[tuple[bytes, int, pl.DataFrame], None, None]:
-    """(chunk, first line, prepared frame) for each chunk, prepared one chunk ahead in a thread.
-
-    Splitting the next chunk overlaps with validating the current one, so
-    both cores stay busy. A problem found while preparing is raised when the
-    consumer reaches that chunk, after the problems of the chunks before it.
-    Close the iterator (``contextlib.closing``) before the file it reads.
-    """
-    handoff: queue.Queue[object] = queue.Queue(maxsize=1)
-    stop = threading.Event()
-
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def run() -> None:
-        line = first
-        try:
-            for chunk in chunks:
-                frame = prepare(chunk, line)
-                if not put((chunk, line, frame)):
-                    return
-                line += frame.height
-        except BaseException as exc:  # handed over, raised in the consumer's order
-            put(exc)
-            return
-        put(None)
-
-    worker = threading.Thread(target=run, name="parse-prefetch", daemon=True)
-    worker.start()
-    try:
-        while (item := handoff.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()
-        worker.join()
-
-
-def first_non_ascii(data: bytes) -> int:
-    """Offset of the first byte above 0x7F (the data must have one)."""
-    found = _NON_ASCII.search(data)
-    assert found is not None
-    return found.start()
-
-
-def line_offset(chunk: bytes, index: int) -> int:
-    """Byte offset where 0-based line ``index`` of ``chunk`` starts."""
-    at = 0
-    for _ in range(index):
-        at = chunk.index(b"\n", at) + 1
-    return at
-
-
-def describe(kind: str | None, *, empty_line: bool = False) -> str:
-    """How to name what was found where a given record was expected."""
-    if empty_line:
-        return "an empty line"
-    if kind in RECORD_TYPES:
-        return f"a {kind} record"
-    if not kind:
-        return "a record without a type"
-    if re.fullmatch(r"[A-Za-z0-9]{1,4}", kind):
-        return f"a record of type '{kind}'"
-    return "an unrecognized record"

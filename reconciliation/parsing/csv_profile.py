@@ -29,12 +29,26 @@ import polars as pl
 from reconciliation import records
 from reconciliation.config import PROFILE_FIELDS, CsvProfile
 from reconciliation.errors import FileRejected
-from reconciliation.parsing import FileIdentity, LayoutResult, LineFile, line_offset, prefetch
+from reconciliation.parsing import FileIdentity, LayoutResult
 from reconciliation.parsing import fields as F
+from reconciliation.parsing.reading import (
+    LineFile,
+    LineTooLong,
+    line_offset,
+    open_input,
+    prefetch,
+    too_long,
+)
 from reconciliation.privacy import CollectorHasher, raw_line_expr, show_text
 
 CHUNK_BYTES = 32 << 20
 _BOM = b"\xef\xbb\xbf"
+#: The first line is read before the profile's columns are located, so it
+#: has a fixed bound: a header row of column names never comes near it.
+FIRST_LINE_BYTES = 64 << 10
+#: Bytes allowed for a column that no field maps (a description, say): its
+#: content is the partner's, so the allowance is generous.
+UNMAPPED_BYTES = 256
 
 
 def local_datetimes(values: pl.Series, fmt: str, zone_name: str) -> pl.Series:
@@ -79,32 +93,41 @@ class _CsvParser:
         )
         self.width = 0
         self.index: dict[str, int] = {}
+        self.max_line = FIRST_LINE_BYTES  # until the columns are located (``_limit_lines``)
+        self.too_long = ""
 
     def reject(self, line: int | None, problem: str) -> NoReturn:
         raise FileRejected(self.identity.file_name, line, problem)
 
     def run(self) -> LayoutResult:
-        with open(self.path, "rb") as handle:
-            source = LineFile(handle.fileno(), os.fstat(handle.fileno()).st_size)
+        with open_input(self.path) as handle:
+            source = LineFile(handle.fileno(), os.fstat(handle.fileno()).st_size, FIRST_LINE_BYTES)
             if source.size == 0:
                 self.reject(None, "the file is empty")
-            newline = source.find(0, source.end)
-            first_end = source.end if newline < 0 else newline
+            try:
+                first_end = source.line_end(0, source.end)
+            except LineTooLong:
+                self.reject(1, f"the line is over {FIRST_LINE_BYTES} bytes long, more than any row may be")
             first = source.read(0, first_end).removeprefix(_BOM).removesuffix(b"\r")
             body_start = first_end + 1 if self.profile.header else 0
             if self.profile.header:
                 self._columns(first)
             elif source.end:
                 self._columns(first, by_index=True)
+            self._limit_lines()
+            source.max_line = self.max_line
             line = 2 if self.profile.header else 1
             parts: list[tuple[pl.DataFrame, pl.DataFrame]] = []
             chunks = source.chunks(body_start, source.end, CHUNK_BYTES)
             if not self.profile.header:
                 chunks = (chunk.removeprefix(_BOM) if i == 0 else chunk for i, chunk in enumerate(chunks))
             with closing(prefetch(chunks, self._prepare, line)) as stream:
-                for chunk, start, frame in stream:
-                    parts.append(self._consume(frame, chunk, start, keep=True))
-                    line = start + frame.height
+                try:
+                    for chunk, start, frame in stream:
+                        parts.append(self._consume(frame, chunk, start, keep=True))
+                        line = start + frame.height
+                except LineTooLong:  # it starts the chunk after the last one consumed
+                    self.reject(line, self.too_long)
             if source.blank_lines > 1:
                 self.reject(line + 1, "the line is empty")
         first_line = 2 if self.profile.header else 1
@@ -133,9 +156,34 @@ class _CsvParser:
                     self.reject(1, f"the row has {self.width} fields, so column {column} ({name}) is missing")
                 self.index[name] = int(column)
             elif column not in names:
-                self.reject(1, f"the header row lacks the column {show_text(column)} ({name})")
+                self.reject(1, f"the header row lacks the column {show_text(column, None)} ({name})")
             else:
                 self.index[name] = names.index(column)
+
+    def _field_bytes(self, name: str | None) -> int:
+        """The longest valid value of a column under this profile."""
+        if name is None:
+            return UNMAPPED_BYTES
+        if name == "txn_type":
+            return max((len(value.encode()) for value in self.profile.txn_types), default=0)
+        if name == "partner_datetime":  # any strftime format: 4 bytes a character is plenty
+            return 32 + 4 * len(self.profile.datetime_format.encode())
+        if name == "dollars" and self.profile.amount_unit == "cents":
+            return 12
+        return F.FIELD_BYTES[name]
+
+    def _limit_lines(self) -> None:
+        """The longest valid row from the located columns, and the bound on every line."""
+        fields = self._raw_fields()
+        longest = sum(map(self._field_bytes, fields)) + (self.width - 1) * len(self.separator) + 1
+        longest += len(_BOM)
+        self.max_line = F.LINE_SLACK * longest
+        self.too_long = too_long(self.max_line, longest)
+
+    def _raw_fields(self) -> list[str | None]:
+        """The canonical field each column of a line holds (None where no field maps)."""
+        by_column = {at: name for name, at in self.index.items()}
+        return [by_column.get(i) for i in range(self.width)]
 
     def _prefix(self, chunk: bytes, first: int, index: int) -> None:
         if index:
@@ -173,13 +221,12 @@ class _CsvParser:
         sponsor, day = self.identity.sponsor_code, self.identity.business_date
         good, bad = F.finish(F.annotate(frame, self.rules), frame.columns, self.rules, sponsor_code=sponsor,
                              business_date=day, hasher=self.hasher)  # fmt: skip
-        collector = f"column_{self.index['collector_number'] + 1}"
         rejected = bad.select(
             pl.lit(records.PARTNER).cast(records.SIDE).alias("side"),
             pl.lit(self.identity.file_name).alias("file_name"),
             "line_number",
             "reason",
-            raw_line_expr(raw, collector, self.profile.delimiter).alias("raw_line"),
+            raw_line_expr(raw, self._raw_fields(), self.profile.delimiter).alias("raw_line"),
         )
         return good, rejected
 
@@ -196,10 +243,15 @@ class _CsvParser:
             )
         except pl.exceptions.PolarsError:
             frame = None
-        if frame is not None and chunk.count(self.separator) == frame.height * (self.width - 1):
+        if frame is not None and chunk.count(self.separator) != frame.height * (self.width - 1):
+            frame = None
+        if frame is not None and (len(chunk) <= self.max_line or self._line_bound(frame) <= self.max_line):
             return frame
         lines = chunk.split(b"\n")[:-1]
         for index, raw in enumerate(lines):
+            if len(raw) > self.max_line:
+                self._prefix(chunk, first, index)
+                self.reject(first + index, self.too_long)
             line = raw.removesuffix(b"\r")
             problem = None
             try:
@@ -213,7 +265,14 @@ class _CsvParser:
             if problem is not None:
                 self._prefix(chunk, first, index)
                 self.reject(first + index, problem)
+        if frame is not None:  # only the length of a line was in doubt, and none is too long
+            return frame
         raise AssertionError("a chunk the reader refused has no malformed line")  # pragma: no cover
+
+    def _line_bound(self, frame: pl.DataFrame) -> int:
+        """At least the length of the chunk's longest line (cheap: column maxima)."""
+        longest = frame.select(pl.sum_horizontal(pl.all().str.len_bytes().max())).item()
+        return int(longest or 0) + (self.width - 1) * len(self.separator) + 1
 
     def _check_amounts(self, frame: pl.DataFrame, chunk: bytes, first: int) -> None:
         """Miles and the amount must be numbers: otherwise the layout is not what the profile says."""
@@ -225,8 +284,8 @@ class _CsvParser:
         self._prefix(chunk, first, index)
         kind = "an integer" if name == "miles" or self.profile.amount_unit == "cents" else "a decimal number"
         column = self.profile.columns[name]
-        shown = "is empty" if value is None else f"{show_text(value)} is not {kind}"
-        self.reject(first + index, f"{name} (column {show_text(column)}) {shown}")
+        shown = "is empty" if value is None else f"{show_text(value, name)} is not {kind}"
+        self.reject(first + index, f"{name} (column {show_text(column, None)}) {shown}")
 
 
 def parse_csv(

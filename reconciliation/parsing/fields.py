@@ -9,8 +9,9 @@ rows that fail, in field order, so that a rejected record names its first
 invalid field and a valid file pays nothing for them.
 
 Reasons echo the offending value (an operator needs to see ``'12A4'``), but
-never a collector number: the collector field is described without its value
-and any long run of digits in an echoed value is masked.
+never a collector number: the collector field is described without its value,
+and every echoed value goes through ``privacy.mask_value_expr``, the masking
+of the stored raw line, so a value is masked in both or in neither.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from decimal import Decimal
 import polars as pl
 
 from reconciliation import records
-from reconciliation.privacy import CollectorHasher, show_expr
+from reconciliation.privacy import ID_FIELDS, CollectorHasher, show_expr
 
 #: The fields of a D record after its type, in file order (spec §2.1).
 # fmt: off
@@ -55,6 +56,22 @@ DOLLARS_RE = r"^[0-9]+\.[0-9]{2}$"
 _MAX_DOLLAR_DIGITS = 10  # records.MONEY is Decimal(12, 2)
 _MAX_CENT_DIGITS = 12
 _CENT = Decimal("0.01")
+
+
+#: The longest valid value of each D record field, in bytes (spec §2.1): the
+#: longest datetime is ``YYYY-MM-DDTHH:MM:SS.ffffff+HH:MM``, the longest
+#: amount ``9999999999.99``.
+FIELD_BYTES = {
+    "txn_type": 7, "confirmation_number": 16, "original_confirmation_number": 16,
+    "platform_datetime": 32, "partner_datetime": 32, "store_id": 4, "device_id": 3,
+    "card_terminal_id": 16, "trace_id": 12, "pos_transaction_id": 32, "collector_number": 19,
+    "units": 3, "miles": 4, "dollars": 13, "response_code": 4, "origin": 6,
+}  # fmt: skip
+#: A line may be this many times the longest valid record before the file is
+#: rejected for it: a record with a few overlong fields is still a rejected
+#: record with a reason (spec §2.2), while a line that cannot be a record at
+#: all (a lost line feed, a binary blob) is refused before it is read whole.
+LINE_SLACK = 4
 
 
 def collector_position(side: str) -> int:
@@ -199,7 +216,7 @@ class RecordRules:
 
 
 #: Fields of letters and digits: the longest value allowed.
-_ALNUM = {"confirmation_number": 16, "card_terminal_id": 16, "pos_transaction_id": 32}
+_ALNUM = {name: ID_FIELDS[name] for name in ("confirmation_number", "card_terminal_id", "pos_transaction_id")}
 #: Fields of digits: the shortest and longest value allowed (``Nn`` or ``N..n``).
 _DIGITS = {"store_id": (4, 4), "device_id": (3, 3), "trace_id": (12, 12), "units": (1, 3), "miles": (1, 4)}
 _OPTIONAL = {"card_terminal_id", "pos_transaction_id"}
@@ -236,7 +253,7 @@ def _checks(rules: RecordRules, *, masked: bool = True) -> list[tuple[pl.Expr, p
             return (
                 pl.when(c.is_null())
                 .then(empty)
-                .otherwise(pl.format(f"{name} '{{}}' is not {what}", show_expr(c)))
+                .otherwise(pl.format(f"{name} '{{}}' is not {what}", show_expr(c, name)))
             )
 
         if name in _ALNUM:

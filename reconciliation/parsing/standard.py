@@ -28,17 +28,19 @@ import polars as pl
 
 from reconciliation import records
 from reconciliation.errors import FileRejected
-from reconciliation.parsing import (
-    FileIdentity,
-    LayoutResult,
+from reconciliation.parsing import FileIdentity, LayoutResult
+from reconciliation.parsing import fields as F
+from reconciliation.parsing.reading import (
     LineFile,
+    LineTooLong,
     describe,
     first_non_ascii,
     line_offset,
+    open_input,
     prefetch,
+    too_long,
 )
-from reconciliation.parsing import fields as F
-from reconciliation.privacy import CollectorHasher, raw_line_expr, show_text
+from reconciliation.privacy import CollectorHasher, mask_value, raw_line_expr, show_text
 
 CHUNK_BYTES = 32 << 20
 RECORD_FIELDS = {"H1": 6, "H2": 5, "T1": 5, "T2": 5}
@@ -49,6 +51,16 @@ _NET = re.compile(r"^-?[0-9]{1,28}(?:\.[0-9]{1,10})?$")
 _EXACT = Context(prec=100)
 #: Read bytes as they are: no header, no quoting, every value a String.
 _RAW: dict[str, Any] = {"has_header": False, "quote_char": None}
+#: The longest valid header or trailer record (T2 with an 18-digit count,
+#: record count, 38-digit signed net miles and a 40-character net dollars).
+_LONGEST_OUTER = 2 + 18 + 18 + 39 + 40 + 4 * 2
+
+
+def longest_record(side: str) -> int:
+    """Bytes of the longest valid record of a side's file, a ``\\r`` included (spec §2.1)."""
+    fields = F.PLATFORM_FIELDS if side == records.PLATFORM else F.PARTNER_FIELDS
+    detail = len("D") + sum(F.FIELD_BYTES[name] for name in fields) + 2 * len(fields)
+    return max(detail, _LONGEST_OUTER) + 1
 
 
 class _StandardParser:
@@ -70,6 +82,9 @@ class _StandardParser:
         self.miles = {records.REDEEM: 0, records.REVERSE: 0}
         self.dollars = {records.REDEEM: Decimal(0), records.REVERSE: Decimal(0)}
         self.scale = 2
+        self.longest = longest_record(self.side)
+        self.max_line = F.LINE_SLACK * self.longest
+        self.too_long = too_long(self.max_line, self.longest)
 
     def reject(self, line: int | None, problem: str) -> NoReturn:
         raise FileRejected(self.identity.file_name, line, problem)
@@ -77,15 +92,18 @@ class _StandardParser:
     # -- whole file -----------------------------------------------------------------
 
     def run(self) -> LayoutResult:
-        with open(self.path, "rb") as handle:
-            source = LineFile(handle.fileno(), os.fstat(handle.fileno()).st_size)
+        with open_input(self.path) as handle:
+            source = LineFile(handle.fileno(), os.fstat(handle.fileno()).st_size, self.max_line)
             if source.size == 0:
                 self.reject(None, "the file is empty")
             if source.end == 0:
                 self.reject(1, "the file has no records, only empty lines")
-            spans = source.outer_lines()
-            if spans is None:
-                self._short_file(source.read(0, source.end).split(b"\n"))
+            try:
+                spans = source.outer_lines()
+                if spans is None:
+                    self._short_file(source.lines())
+            except LineTooLong as exc:
+                self.reject(source.line_number(exc.offset), self.too_long)
             h1, h2, t1, t2 = spans
             sequence = self._h1(source.line(h1), 1)
             period = self._h2(source.line(h2), 2)
@@ -135,17 +153,17 @@ class _StandardParser:
         _, file_type, created, originator, environment, sequence = self._record(line, number, "H1")
         expected = "RECON" if self.side == records.PLATFORM else "POS"
         if file_type != expected:
-            self.reject(
-                number, f"H1 file_type {show_text(file_type)} is not {expected} (a {self.side.lower()} file)"
-            )
+            shown = show_text(file_type, "file_type")
+            self.reject(number, f"H1 file_type {shown} is not {expected} (a {self.side.lower()} file)")
         if F.parse_datetime_text(created) is None:
-            self.reject(number, f"H1 created_at {show_text(created)} is not a valid datetime")
+            self.reject(number, f"H1 created_at {show_text(created, 'created_at')} is not a valid datetime")
         if not _AN20.match(originator):
-            self.reject(number, f"H1 originator {show_text(originator)} is not 1-20 letters or digits")
+            shown = show_text(originator, "originator")
+            self.reject(number, f"H1 originator {shown} is not 1-20 letters or digits")
         if environment not in ("PROD", "CERT"):
-            self.reject(number, f"H1 environment {show_text(environment)} is not PROD or CERT")
+            self.reject(number, f"H1 environment {show_text(environment, 'environment')} is not PROD or CERT")
         if not re.fullmatch(r"[0-9]{3}", sequence):
-            self.reject(number, f"H1 sequence {show_text(sequence)} is not 3 digits")
+            self.reject(number, f"H1 sequence {show_text(sequence, 'sequence')} is not 3 digits")
         named = self.identity.sequence
         if named is not None and int(sequence) != named:
             self.reject(number, f"H1 sequence {sequence} differs from the file name's {named:03d}")
@@ -154,19 +172,18 @@ class _StandardParser:
     def _h2(self, line: bytes, number: int) -> tuple[datetime, datetime]:
         _, sponsor, day, start, end = self._record(line, number, "H2")
         if sponsor != self.identity.sponsor_code:
-            self.reject(
-                number, f"H2 sponsor_code {show_text(sponsor)} differs from {self.identity.sponsor_code}"
-            )
+            shown = show_text(sponsor, "sponsor_code")
+            self.reject(number, f"H2 sponsor_code {shown} differs from {self.identity.sponsor_code}")
         parsed_day = F.parse_date_text(day)
         if parsed_day is None:
-            self.reject(number, f"H2 business_date {show_text(day)} is not a date")
+            self.reject(number, f"H2 business_date {show_text(day, 'business_date')} is not a date")
         if parsed_day != self.identity.business_date:
             self.reject(number, f"H2 business_date {parsed_day} differs from {self.identity.business_date}")
         period = []
         for name, text in (("period_start", start), ("period_end", end)):
             value = F.parse_datetime_text(text)
             if value is None:
-                self.reject(number, f"H2 {name} {show_text(text)} is not a valid datetime")
+                self.reject(number, f"H2 {name} {show_text(text, name)} is not a valid datetime")
             period.append(value)
         return period[0], period[1]
 
@@ -200,11 +217,12 @@ class _StandardParser:
             for text, (name, pattern, _) in figures:
                 if not pattern.match(text):
                     what = "a decimal" if pattern is _NET else "an integer"
-                    self.reject(line, f"{kind} {name} {show_text(text)} is not {what}")
+                    self.reject(line, f"{kind} {name} {show_text(text, name)} is not {what}")
             for text, (name, pattern, counted) in figures:
                 if (Decimal(text) if pattern is _NET else int(text)) != counted:
-                    shown = f"{counted:.{self.scale}f}" if pattern is _NET else counted
-                    self.reject(line, f"{kind} {name} {text} differs from {shown} counted in the D records")
+                    shown = f"{counted:.{self.scale}f}" if pattern is _NET else str(counted)
+                    found, total = mask_value(text, name), mask_value(shown, name)
+                    self.reject(line, f"{kind} {name} {found} differs from {total} counted in the D records")
 
     # -- body ----------------------------------------------------------------------------------
 
@@ -212,9 +230,12 @@ class _StandardParser:
         """Parse the D records in [start, stop); returns how many there are."""
         rows = 0
         with closing(prefetch(source.chunks(start, stop, CHUNK_BYTES), self._prepare, 3)) as stream:
-            for chunk, first, frame in stream:
-                self._consume(frame, chunk, first, keep=True)
-                rows += frame.height
+            try:
+                for chunk, first, frame in stream:
+                    self._consume(frame, chunk, first, keep=True)
+                    rows += frame.height
+            except LineTooLong:  # it starts the chunk after the last one consumed
+                self.reject(3 + rows, self.too_long)
         return rows
 
     def _chunk(self, chunk: bytes, first: int, *, keep: bool) -> int:
@@ -283,6 +304,8 @@ class _StandardParser:
             frame = None
         if frame is not None and not self._exact(chunk, frame):
             frame = None
+        if frame is not None and len(chunk) > self.max_line and self._line_bound(frame) > self.max_line:
+            frame = None  # a line may be too long: the slow path measures each one
         if frame is None:
             return self._slow_split(chunk, first)
         return frame.rename(dict(zip(frame.columns, self.names, strict=True)))
@@ -313,10 +336,18 @@ class _StandardParser:
         short = lines.filter(frame[last].is_null())["line"]
         return bool((short.str.count_matches("%", literal=True) == width).all())
 
+    def _line_bound(self, frame: pl.DataFrame) -> int:
+        """At least the length of the longest line of an exactly split chunk (cheap: column maxima)."""
+        longest = frame.select(pl.sum_horizontal(pl.all().str.len_bytes().max())).item()
+        return int(longest or 0) + 2 * (self.width - 1) + 1
+
     def _slow_split(self, chunk: bytes, first: int) -> pl.DataFrame:
         """Find the first line with a structural problem; else split the chunk exactly."""
         lines = chunk.split(b"\n")[:-1]
         for index, raw in enumerate(lines):
+            if len(raw) > self.max_line:
+                self._prefix(chunk, first, index)
+                self.reject(first + index, self.too_long)
             line = raw.removesuffix(b"\r")
             kind = line.split(b"%%", 1)[0].decode("ascii")
             if not line or kind != "D" or line.count(b"%%") != self.width - 1:
@@ -334,7 +365,7 @@ class _StandardParser:
             index, name, value = found
             self._prefix(chunk, first, index)
             kind = "an integer" if name == "miles" else "a decimal number"
-            shown = f"{name} is empty" if value is None else f"{name} {show_text(value)} is not {kind}"
+            shown = f"{name} is empty" if value is None else f"{name} {show_text(value, name)} is not {kind}"
             self.reject(first + index, f"D record {shown}, so the control totals cannot be verified")
 
     def _add_totals_exact(self, work: pl.DataFrame) -> None:
@@ -373,7 +404,7 @@ class _StandardParser:
             pl.lit(self.identity.file_name).alias("file_name"),
             pl.col("line_number").cast(pl.Int64),
             pl.col("reason"),
-            raw_line_expr(list(self.names), "collector_number", "%%").alias("raw_line"),
+            raw_line_expr(list(self.names), list(self.names), "%%").alias("raw_line"),
         )
 
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from reconciliation.cli import main
 from reconciliation.config import settings_from_dict
-from reconciliation.errors import SourceError
+from reconciliation.errors import FileRejected, SourceError
 from reconciliation.inbox import InputFile, compile_pattern, discover, match_name, remote_name_ok
+from reconciliation.parsing import open_input, parse_file
+from reconciliation.warehouse.db import engine_for
+from reconciliation.warehouse.schema import recon_run
 
 DAY = date(2026, 11, 20)
 
@@ -109,3 +115,66 @@ def test_pattern_matching_is_literal_and_strict() -> None:
         1,
     )
     assert match_name("{sponsor}-{date}-{seq}-{sponsor}.txt", "ABCD-20261120-001-WXYZ.txt") is None
+
+
+# -- symbolic links (issue 10: the local inbox followed links to files outside it) ---------------
+
+GOLDEN = Path(__file__).parents[1] / "golden" / "key_match"
+PLATFORM_FILE = "AMCASH_RECON_ABCD_20261120_001.txt"
+PARTNER_FILE = "AMCASH_POS_ABCD_20261120_001.txt"
+LINK_PROBLEM = (
+    "the file is a symbolic link, and only regular files are read as input "
+    "(copy the file itself into the inbox)"
+)
+
+
+def linked_inbox(tmp_path: Path, target: str) -> Path:
+    """An inbox whose platform file is a link: to a file outside it, inside it, or to nothing."""
+    inbox, outside = tmp_path / "inbox", tmp_path / "elsewhere"
+    inbox.mkdir()
+    outside.mkdir()
+    shutil.copy(GOLDEN / PARTNER_FILE, inbox / PARTNER_FILE)
+    shutil.copy(GOLDEN / PLATFORM_FILE, outside / PLATFORM_FILE)
+    shutil.copy(GOLDEN / PLATFORM_FILE, inbox / "platform.copy")
+    pointed = {
+        "outside": outside / PLATFORM_FILE,
+        "inside": Path("platform.copy"),
+        "dangling": Path("nowhere"),
+    }
+    (inbox / PLATFORM_FILE).symlink_to(pointed[target])
+    return inbox
+
+
+@pytest.mark.parametrize("target", ["outside", "inside", "dangling"])
+def test_a_link_is_listed_and_refused_when_read(tmp_path: Path, target: str) -> None:
+    inbox = linked_inbox(tmp_path, target)
+    found = discover(inbox, DAY, settings_from_dict({}))
+    assert found["ABCD"]["PLATFORM"].path == inbox / PLATFORM_FILE  # never silently skipped
+    with pytest.raises(FileRejected) as caught:
+        parse_file(inbox / PLATFORM_FILE, "PLATFORM", hash_key=b"k")
+    assert str(caught.value) == f"{PLATFORM_FILE}: {LINK_PROBLEM}"
+
+
+def test_opening_refuses_a_link_whoever_listed_it(tmp_path: Path) -> None:
+    inbox = linked_inbox(tmp_path, "outside")
+    with pytest.raises(FileRejected, match="symbolic link"), open_input(inbox / PLATFORM_FILE):
+        pass
+
+
+def test_run_over_an_inbox_with_a_link_is_rejected_in_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RECON_HASH_KEY", "test-key")
+    inbox = linked_inbox(tmp_path, "outside")
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    config = str(GOLDEN.parent / "engine-only.yaml")
+    args = ["--date", "2026-11-20", "--inbox", str(inbox), "--warehouse", url, "--config", config]
+    status = main(["run", *args])
+    assert status == 3
+    err = capsys.readouterr().err
+    assert f"{PLATFORM_FILE}: {LINK_PROBLEM}" in err
+    assert str(tmp_path / "elsewhere") not in err
+    with engine_for(url).connect() as conn:
+        row = conn.execute(sa.select(recon_run.c.status, recon_run.c.error)).one()
+    assert row.status == "REJECTED" and row.error == f"{PLATFORM_FILE}: {LINK_PROBLEM}"

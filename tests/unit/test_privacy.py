@@ -10,14 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciliation.config import default_profiles
 from reconciliation.privacy import (
     CollectorHasher,
     collector_hash,
     last4,
     mask_collector,
-    mask_digit_runs,
-    mask_raw_line,
+    mask_value,
+    raw_line_expr,
+    show_text,
 )
 
 
@@ -86,28 +86,56 @@ def test_last4_and_mask() -> None:
     assert last4(pl.Series(["6012345678901234", "***9876", "12"])).to_list() == ["1234", "9876", "12"]
     assert mask_collector("6012345678901234") == "************1234"
     assert mask_collector("1234") == "1234"
-    assert mask_digit_runs("card 6012345678901234 store 1234") == "card ************1234 store 1234"
 
 
-def test_mask_raw_line_standard_and_csv() -> None:
-    platform = (
-        "D%%REDEEM%%C1%%%%2026-11-20T10:00:00%%2026-11-20T10:00:00%%1234%%001%%T1%%000000123456%%"
-        "6012345678901234%%2%%190%%20.00%%0000%%POS"
-    )
-    assert mask_raw_line(platform, "PLATFORM", None) == platform.replace(
-        "6012345678901234", "************1234"
-    )
-    partner = (
-        "D%%REDEEM%%C1%%%%2026-11-20T10:00:00%%1234%%001%%000000123456%%R1%%60123456789%%2%%190%%20.00%%"
-    )
-    assert mask_raw_line(partner, "PARTNER", None) == partner.replace("60123456789", "*******6789")
-    broken = "D%%REDEEM%%6012345678901234%%1234"
-    assert mask_raw_line(broken, "PARTNER", None) == "D%%REDEEM%%************1234%%1234"
-    wrong_field = platform.replace("000000123456", "6012345678905555")
-    assert "6012345678905555" not in mask_raw_line(wrong_field, "PLATFORM", None)
-    profile = default_profiles()["csv_cents"]
-    line = "SALE,ABC,,2026-11-20 10:00:00,1234,001,000000123456,R1,6012345678901234,2,190,2000,0000"
-    assert mask_raw_line(line, "PARTNER", profile, collector_index=8) == line.replace(
-        "6012345678901234", "************1234"
-    )
-    assert "6012345678901234" not in mask_raw_line(line, "PARTNER", profile)
+@pytest.mark.parametrize(
+    ("value", "field", "shown"),
+    [
+        # the collector field: all but the last 4 characters, whatever it holds
+        ("6012345678901234", "collector_number", "************1234"),
+        ("12a4xyz", "collector_number", "***4xyz"),
+        # elsewhere, a value that could be a collector number keeps its last 4 digits
+        ("6012345678901234", "miles", "************1234"),
+        ("6012 3456 7890 1234", "dollars", "**** **** **** 1234"),
+        ("6012-3456-7890-1234", "dollars", "****-****-****-1234"),
+        ("6012345678901234.00", "dollars", "************1234.00"),
+        ("-6012345678901234", "net_miles", "-************1234"),
+        ("6012345678901", None, "*********8901"),
+        ("6012345678901234567", "trace_id", "***************4567"),
+        ("6012-3456-7890-1234", "confirmation_number", "****-****-****-1234"),
+        ("12345678901234567", "confirmation_number", "*************4567"),  # too long for an id
+        # what cannot be a collector number is shown as it is
+        ("123456789012345678901234567890", "miles", "123456789012345678901234567890"),
+        ("X12345678901234567", "confirmation_number", "X12345678901234567"),
+        ("1234567890123456", "confirmation_number", "1234567890123456"),  # a valid id is an id
+        ("12345678901", "trace_id", "12345678901"),
+        ("12345678901.00", "dollars", "12345678901.00"),
+        ("2026-11-20T10:00:00", "partner_datetime", "2026-11-20T10:00:00"),
+    ],
+)
+def test_one_masking_of_field_values(value: str, field: str | None, shown: str) -> None:
+    assert mask_value(value, field) == shown
+    assert show_text(value, field) == f"'{shown}'"
+
+
+def test_raw_lines_mask_the_collector_by_position_and_values_as_reasons_quote_them() -> None:
+    columns = ["rt", "confirmation_number", "miles", "trace_id", "collector_number", "extra"]
+    rows = {
+        "rt": ["D", "D"],
+        "confirmation_number": ["X12345678901234567", "1234567890123456"],
+        "miles": ["1" * 30, "6012345678905555"],
+        "trace_id": ["000000123456", None],
+        "collector_number": ["6012345678901234", "123"],
+        "extra": ["6012 3456 7890 1234", "note"],
+    }
+    fields = [None if c == "extra" else c for c in columns]
+    lines = pl.DataFrame(rows).select(raw_line_expr(columns, fields, "%%").alias("l"))["l"].to_list()
+    assert lines == [
+        f"D%%X12345678901234567%%{'1' * 30}%%000000123456%%************1234%%**** **** **** 1234",
+        "D%%1234567890123456%%************5555%%%%123%%note",
+    ]
+    for row, line in enumerate(lines):
+        for column, field in zip(columns, fields, strict=True):
+            value = rows[column][row]
+            if value is not None and field != "collector_number":
+                assert show_text(value, field).strip("'") in line.split("%%")

@@ -76,7 +76,7 @@ CASES: list[tuple[str, dict[str, str], str]] = [
     (Q, {"store_id": ""}, "store_id is empty"),
     (P, {"device_id": "0001"}, "device_id '0001' is not 3 digits"),
     (P, {"card_terminal_id": "T-1"}, "card_terminal_id 'T-1' is not 1-16 letters or digits"),
-    (P, {"trace_id": "12345678901"}, "trace_id '*****8901' is not 12 digits"),
+    (P, {"trace_id": "12345678901"}, "trace_id '12345678901' is not 12 digits"),
     (Q, {"trace_id": "ABC"}, "trace_id 'ABC' is not 12 digits"),
     (Q, {"pos_transaction_id": "R" * 33}, f"pos_transaction_id '{'R' * 33}' is not 1-32 letters or digits"),
     (P, {"collector_number": ""}, "collector_number is empty"),
@@ -98,7 +98,7 @@ CASES: list[tuple[str, dict[str, str], str]] = [
     (P, {"dollars": "20"}, "dollars '20' is not a decimal with 2 places"),
     (P, {"dollars": "20.000"}, "dollars '20.000' is not a decimal with 2 places"),
     (P, {"dollars": "-20.00"}, "dollars '-20.00' is not a decimal with 2 places"),
-    (P, {"dollars": "12345678901.00"}, "dollars '*****8901.00' is not at most 9999999999.99"),
+    (P, {"dollars": "12345678901.00"}, "dollars '12345678901.00' is not at most 9999999999.99"),
     (P, {"response_code": "0051"}, "response_code '0051' is not 0000 or 0001"),
     (P, {"response_code": ""}, "response_code is empty"),
     (Q, {"response_code": "51"}, "response_code '51' is not 4 digits"),
@@ -149,4 +149,4 @@ def test_collector_never_leaks_from_rejected_records(tmp_path: Path) -> None:
     for fragment in (number, number[:12], "601234567890"):
         assert fragment not in text
     assert parsed.rejected["raw_line"].to_list()[1].count("*") == 17
-    assert parsed.rejected["reason"].to_list()[3] == "trace_id '*****9876' is not 12 digits"
+    assert parsed.rejected["reason"].to_list()[3] == "trace_id '************9876' is not 12 digits"
