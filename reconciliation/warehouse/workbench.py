@@ -81,6 +81,22 @@ recon_approval = Table(
 )
 
 WORKBENCH_TABLES = (recon_audit, recon_assignment, recon_approval)
+
+# The breaks page's indexes on PostgreSQL (migration 0003 creates them on existing warehouses).
+sa.Index("ix_recon_break_status_date", recon_break.c.status, recon_break.c.business_date).ddl_if(
+    dialect="postgresql")
+sa.Index("ix_recon_break_confirmation", recon_break.c.confirmation_number).ddl_if(dialect="postgresql")
+
+#: PostgreSQL refuses to change or delete audit rows (the same DDL as migration 0003).
+APPEND_ONLY_FUNCTION = """
+CREATE OR REPLACE FUNCTION recon_audit_append_only() RETURNS trigger AS $$
+BEGIN
+  RAISE EXCEPTION 'recon_audit is append-only: % is refused', TG_OP;
+END;
+$$ LANGUAGE plpgsql
+"""
+APPEND_ONLY_TRIGGER = ("CREATE TRIGGER recon_audit_append_only BEFORE UPDATE OR DELETE ON recon_audit "
+                       "FOR EACH ROW EXECUTE FUNCTION recon_audit_append_only()")
 SEVERITY_ORDER = sa.case({"HIGH": 0, "MEDIUM": 1, "LOW": 2}, value=recon_break.c.severity, else_=9)
 STATUS_ORDER = sa.case({"OPEN": 0, "PENDING": 1, "RESOLVED": 2}, value=recon_break.c.status, else_=9)
 AT_STAKE = sa.func.abs(sa.func.coalesce(recon_break.c.delta_dollars, 0))
@@ -89,6 +105,10 @@ AT_STAKE = sa.func.abs(sa.func.coalesce(recon_break.c.delta_dollars, 0))
 def ensure_tables(conn: Connection) -> None:
     """Create the workbench tables that are missing (callers hold the write lock)."""
     metadata.create_all(conn, tables=list(WORKBENCH_TABLES), checkfirst=True)
+    if conn.dialect.name == "postgresql" and not conn.execute(sa.text(
+            "SELECT 1 FROM pg_trigger WHERE tgname = 'recon_audit_append_only'")).first():
+        conn.execute(sa.text(APPEND_ONLY_FUNCTION))
+        conn.execute(sa.text(APPEND_ONLY_TRIGGER))
 
 
 def tables_exist(conn: Connection) -> bool:
@@ -185,9 +205,12 @@ def _conditions(q: BreakQuery, awaiting: sa.Subquery) -> list[Any]:
     return cond
 
 
-def _from(awaiting: sa.Subquery, with_assignment: bool = True) -> Any:
-    joined: Any = recon_break.outerjoin(awaiting, awaiting.c.break_id == recon_break.c.break_id)
-    if with_assignment:
+def _from(awaiting: sa.Subquery, q: BreakQuery | None = None) -> Any:
+    """``recon_break`` with the joins a filter needs (none for most: they cost a scan of a million rows)."""
+    joined: Any = recon_break
+    if q is None or q.status == "AWAITING":
+        joined = joined.outerjoin(awaiting, awaiting.c.break_id == recon_break.c.break_id)
+    if q is None or q.assignee:
         joined = joined.outerjoin(recon_assignment, recon_assignment.c.break_key == recon_break.c.break_key)
     return joined
 
@@ -199,18 +222,28 @@ LIST_COLUMNS = ("break_id", "break_key", "business_date", "sponsor_code", "break
 
 
 def page_of_breaks(conn: Connection, q: BreakQuery, limit: int | None = None) -> list[dict[str, Any]]:
-    """One page of breaks (or, with ``limit``, the first ``limit`` rows of the whole view) in order."""
+    """One page of breaks (or, with ``limit``, the first ``limit`` rows of the whole view) in order.
+
+    The page's ids are chosen first from ``recon_break`` alone (a top-N on
+    the sort keys), and only those rows are read in full with their owner
+    and pending approval: a million-break warehouse is scanned once, narrowly.
+    """
     awaiting = _pending_approvals()
     order = list(SORTS.get(q.sort, SORTS["urgency"]))
     if q.descending and q.sort != "urgency":
         order[0] = order[0].desc()
+    ids = sa.select(recon_break.c.break_id).select_from(
+        _from(awaiting, q)).where(*_conditions(q, awaiting)).order_by(*order)
+    ids = ids.limit(limit) if limit is not None else ids.limit(q.page_size).offset((max(q.page, 1) - 1) * q.page_size)
+    chosen = ids.subquery("chosen")
+    shown = _pending_approvals()
     query = sa.select(*(recon_break.c[n] for n in LIST_COLUMNS), AT_STAKE.label("at_stake"),
-                      recon_assignment.c.assignee, awaiting.c.request_id.label("awaiting_request")
-                      ).select_from(_from(awaiting)).where(*_conditions(q, awaiting)).order_by(*order)
-    if limit is None:
-        query = query.limit(q.page_size).offset((max(q.page, 1) - 1) * q.page_size)
-    else:
-        query = query.limit(limit)
+                      recon_assignment.c.assignee, shown.c.request_id.label("awaiting_request")
+                      ).select_from(chosen.join(recon_break, recon_break.c.break_id == chosen.c.break_id)
+                                    .outerjoin(shown, shown.c.break_id == recon_break.c.break_id)
+                                    .outerjoin(recon_assignment,
+                                               recon_assignment.c.break_key == recon_break.c.break_key)
+                      ).order_by(*order)  # every order ends in break_id: the same order as the ids
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
@@ -218,7 +251,7 @@ def totals(conn: Connection, q: BreakQuery) -> tuple[int, Decimal]:
     """How many breaks the filter selects and their money at stake (exact)."""
     awaiting = _pending_approvals()
     row = conn.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(AT_STAKE), 0)).select_from(
-        _from(awaiting)).where(*_conditions(q, awaiting))).one()
+        _from(awaiting, q)).where(*_conditions(q, awaiting))).one()
     return int(row[0]), Decimal(row[1]).quantize(Decimal("0.01"))
 
 

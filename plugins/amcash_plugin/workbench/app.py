@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import jinja2
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
@@ -32,6 +32,7 @@ from amcash_plugin.workbench.auth import (
     check_same_origin,
     csrf_token,
     current_user,
+    login_url,
     server_secret,
 )
 from reconciliation.errors import ReconError
@@ -46,7 +47,9 @@ from reconciliation.workbench.store import WarehouseBusy
 HERE = Path(__file__).parent
 REPORT_CSS = (Path(__file__).resolve().parents[3] / "reconciliation" / "reports" / "templates" / "report.css")
 UserDep = Annotated[User, Depends(current_user)]
-FIELDS = ("units", "miles", "dollars", "ts", "line", "business_date")
+#: (field, label, whether a difference is the break) of the side-by-side table.
+FIELDS = (("units", "units", True), ("miles", "miles", True), ("dollars", "dollars", True),
+          ("ts", "time", None), ("business_date", "business date", True), ("line", "file line", False))
 
 
 def _env() -> jinja2.Environment:
@@ -136,9 +139,8 @@ def create_app(workbench: Workbench | Callable[[], Workbench] | None = None,
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 401:
-            login = "/auth/login?next=" + quote(str(request.url), safe="")
             response = page(request, "error.html.j2", None, 401, title="Sign in", message=str(exc.detail),
-                            login=login)
+                            login=login_url(request))
             response.headers["WWW-Authenticate"] = "Bearer"
             return response
         return page(request, "error.html.j2", None, exc.status_code, title="Refused", message=str(exc.detail),
@@ -207,7 +209,9 @@ def create_app(workbench: Workbench | Callable[[], Workbench] | None = None,
             wb = bench()
             data = wb.detail(user.name, break_id)
             b = data["break"]
-            sides = [(f, b.get(f"partner_{f}"), b.get(f"platform_{f}")) for f in FIELDS]
+            drift = b["break_type"] == "TIMESTAMP_DRIFT"
+            sides = [(f, label, b.get(f"partner_{f}"), b.get(f"platform_{f}"), drift if compared is None else compared)
+                     for f, label, compared in FIELDS]
             return page(request, "break.html.j2", user, d=data, b=b, sides=sides, reasons=wb.config.reason_codes,
                         threshold=wb.config.four_eyes_dollars,
                         collector=f"****{b['collector_last4']}" if b.get("collector_last4") else None)

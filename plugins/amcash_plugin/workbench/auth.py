@@ -18,6 +18,7 @@ import hmac
 import os
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import HTTPException, Request, status
 
@@ -54,17 +55,28 @@ async def current_user(request: Request) -> User:
     """FastAPI dependency: the signed-in user, or 401."""
     token = request_token(request)
     if not token:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in to Airflow first",
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Sign in to Airflow first.",
                             headers={"WWW-Authenticate": "Bearer"})
     resolve = getattr(request.app.state, "resolve_user", None) or airflow_user
     try:
         user = await resolve(token)
     except Exception:  # the auth manager raises jwt errors of several kinds: all mean "not signed in"
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "your Airflow session is not valid; sign in again",
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED,
+                            "Your Airflow session is not valid (expired or signed out); sign in again.",
                             headers={"WWW-Authenticate": "Bearer"}) from None
     if user is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in to Airflow first")
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Sign in to Airflow first.")
     return User(name=str(user.get_name()), token=token)
+
+
+def login_url(request: Request) -> str:
+    """Airflow's sign-in page (of whichever auth manager is configured), coming back here afterwards."""
+    try:
+        from airflow.api_fastapi.app import get_auth_manager
+
+        return str(get_auth_manager().get_url_login(next_url=str(request.url)))
+    except Exception:  # no auth manager initialised (the app alone, outside Airflow)
+        return "/auth/login?next=" + quote(str(request.url), safe="")
 
 
 def server_secret() -> bytes:
