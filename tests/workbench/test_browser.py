@@ -182,12 +182,14 @@ def test_four_eyes_in_the_browser(browser: Any, server: Server) -> None:
     assert rita.inner_text("[data-k=status]") != "RESOLVED"
     shot(rita, "05-break-awaiting-approval")
     rita.goto(f"{server.base}/reconciliation/approvals")
-    assert "needs an approver" in rita.inner_text("#requests")  # a resolver sees no approve button
+    row = rita.locator("#requests tr", has_text=f"{big}")
+    assert "another approver decides" in row.inner_text() and row.locator("button").count() == 0
 
     # Alice asks for another one and may not approve it herself, even by posting the form directly.
     other = [b for b, in query(server.warehouse, "SELECT b.break_id FROM recon_break b JOIN recon_run r ON "
                                                  "r.run_id = b.run_id WHERE r.is_current AND b.status = 'OPEN' "
-                                                 f"AND abs(b.delta_dollars) >= {THRESHOLD} ORDER BY 1")
+                                                 f"AND abs(b.delta_dollars) >= {THRESHOLD} AND b.break_id NOT IN "
+                                                 "(SELECT break_id FROM recon_approval) ORDER BY 1")
              if b != big][0]
     alice = signed_in(browser, server, "alice")
     alice.goto(f"{server.base}/reconciliation/breaks/{other}")
