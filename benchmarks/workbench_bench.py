@@ -48,36 +48,76 @@ def fill(path: Path, count: int) -> None:
     engine = engine_for(url)
     ensure_schema(engine)
     now = datetime.now(UTC)
-    runs = pl.DataFrame([{
-        "run_id": i + 1, "sponsor_code": s, "business_date": START + timedelta(days=d), "version": 1,
-        "status": "SUCCEEDED", "is_current": True, "started_at": now, "finished_at": now,
-    } for i, (s, d) in enumerate((s, d) for s in SPONSORS for d in range(DAYS))])
+    runs = pl.DataFrame(
+        [
+            {
+                "run_id": i + 1,
+                "sponsor_code": s,
+                "business_date": START + timedelta(days=d),
+                "version": 1,
+                "status": "SUCCEEDED",
+                "is_current": True,
+                "started_at": now,
+                "finished_at": now,
+            }
+            for i, (s, d) in enumerate((s, d) for s in SPONSORS for d in range(DAYS))
+        ]
+    )
     rng = np.random.default_rng(7)
     run_ix = rng.integers(0, runs.height, count)
     types = np.array(BREAK_TYPES)[rng.integers(0, len(BREAK_TYPES), count)]
     cents = rng.integers(0, 50_000, count)
-    breaks = pl.DataFrame({
-        "break_id": np.arange(1, count + 1), "run_ix": run_ix, "break_type": types,
-        "status": np.array(["OPEN", "PENDING", "RESOLVED"])[rng.integers(0, 3, count)],
-        "delta": cents, "conf": rng.integers(10**9, 10**10, count).astype(str),
-    }).with_columns(
-        run_id=pl.col("run_ix") + 1,
-        sponsor_code=pl.Series(runs["sponsor_code"].to_numpy()[run_ix]),
-        business_date=pl.Series(runs["business_date"].to_numpy()[run_ix]),
-        severity=pl.col("break_type").replace_strict(SEVERITY),
-        delta_dollars=(pl.col("delta").cast(pl.Decimal(12, 0)) / 100).cast(pl.Decimal(12, 2)),
-    ).select(
-        "break_id", pl.format("{}|{}", "break_type", "break_id").alias("break_key"), "run_id", "sponsor_code",
-        "business_date", "break_type", "severity", "status", pl.lit("BOTH").alias("side"),
-        pl.lit("REDEEM").alias("txn_type"), pl.col("conf").alias("confirmation_number"),
-        "delta_dollars", pl.lit(now).alias("raised_at"), pl.lit(now).alias("updated_at"))
-    missing = {c.name: pl.lit(None, dtype=pl.String) for c in recon_break.columns if c.name not in breaks.columns}
+    breaks = (
+        pl.DataFrame(
+            {
+                "break_id": np.arange(1, count + 1),
+                "run_ix": run_ix,
+                "break_type": types,
+                "status": np.array(["OPEN", "PENDING", "RESOLVED"])[rng.integers(0, 3, count)],
+                "delta": cents,
+                "conf": rng.integers(10**9, 10**10, count).astype(str),
+            }
+        )
+        .with_columns(
+            run_id=pl.col("run_ix") + 1,
+            sponsor_code=pl.Series(runs["sponsor_code"].to_numpy()[run_ix]),
+            business_date=pl.Series(runs["business_date"].to_numpy()[run_ix]),
+            severity=pl.col("break_type").replace_strict(SEVERITY),
+            delta_dollars=(pl.col("delta").cast(pl.Decimal(12, 0)) / 100).cast(pl.Decimal(12, 2)),
+        )
+        .select(
+            "break_id",
+            pl.format("{}|{}", "break_type", "break_id").alias("break_key"),
+            "run_id",
+            "sponsor_code",
+            "business_date",
+            "break_type",
+            "severity",
+            "status",
+            pl.lit("BOTH").alias("side"),
+            pl.lit("REDEEM").alias("txn_type"),
+            pl.col("conf").alias("confirmation_number"),
+            "delta_dollars",
+            pl.lit(now).alias("raised_at"),
+            pl.lit(now).alias("updated_at"),
+        )
+    )
+    missing = {
+        c.name: pl.lit(None, dtype=pl.String) for c in recon_break.columns if c.name not in breaks.columns
+    }
     frame = breaks.with_columns(**missing).with_columns(
-        pl.col(c.name).cast(pl.Int64) for c in recon_break.columns
-        if c.name in missing and str(c.type).startswith("BIGINT"))
+        pl.col(c.name).cast(pl.Int64)
+        for c in recon_break.columns
+        if c.name in missing and str(c.type).startswith("BIGINT")
+    )
     with write_transaction(engine) as conn:
-        insert_frame(conn, recon_run, runs.with_columns(**{
-            c.name: pl.lit(None) for c in recon_run.columns if c.name not in runs.columns}))
+        insert_frame(
+            conn,
+            recon_run,
+            runs.with_columns(
+                **{c.name: pl.lit(None) for c in recon_run.columns if c.name not in runs.columns}
+            ),
+        )
         wh.ensure_tables(conn)
         insert_frame(conn, recon_break, _typed(frame))
     engine.dispose()
@@ -112,9 +152,8 @@ def main() -> int:
         fill(path, args.breaks)
         print(f"filled {path} with {args.breaks:,} breaks in {time.perf_counter() - start:.1f} s")
 
-    from fastapi.testclient import TestClient
-
     from amcash_plugin.workbench.app import create_app
+    from fastapi.testclient import TestClient
 
     class BenchUser:
         def get_name(self) -> str:
@@ -123,8 +162,7 @@ def main() -> int:
     async def resolve(token: str) -> BenchUser:
         return BenchUser()
 
-    bench = Workbench(Settings(warehouse_url=f"duckdb:///{path}"),
-                      WorkbenchConfig(roles={"bench": "viewer"}))
+    bench = Workbench(Settings(warehouse_url=f"duckdb:///{path}"), WorkbenchConfig(roles={"bench": "viewer"}))
     client = TestClient(create_app(bench, resolve_user=resolve))
     client.cookies.set("_token", "bench")
     filtered = "/breaks?sponsor=S007&type=AMOUNT_MISMATCH&from=2026-10-10&to=2026-11-10&min_amount=100&page=3"

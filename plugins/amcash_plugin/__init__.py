@@ -40,6 +40,14 @@ class AmcashReconciliationPlugin(AirflowPlugin):
     """The workbench on the API server and its entry in the navigation."""
 
     name = "amcash_reconciliation"
-    fastapi_apps = [{"app": LazyApp(), "url_prefix": WORKBENCH_PREFIX, "name": "AM Cash reconciliation workbench"}]
-    external_views = [{"name": "Reconciliation", "href": "reconciliation/breaks", "url_route": "reconciliation",
-                       "destination": "nav"}]
+    fastapi_apps = [  # noqa: RUF012 (the plugins manager reads these class attributes)
+        {"app": LazyApp(), "url_prefix": WORKBENCH_PREFIX, "name": "AM Cash reconciliation workbench"}
+    ]
+    external_views = [  # noqa: RUF012
+        {
+            "name": "Reconciliation",
+            "href": "reconciliation/breaks",
+            "url_route": "reconciliation",
+            "destination": "nav",
+        }
+    ]

@@ -10,6 +10,7 @@ default: an Airflow login alone does not open the workbench).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -28,8 +29,16 @@ ROLES_ENV = "RECON_WORKBENCH_ROLES"
 THRESHOLD_ENV = "RECON_WORKBENCH_FOUR_EYES_DOLLARS"
 CONFIG_ENV = "RECON_CONFIG"
 
-DEFAULT_REASONS = ("RESOLVED_BY_USER", "WRITTEN_OFF", "PARTNER_CORRECTED", "PLATFORM_CORRECTED",
-                   "REFUNDED_TO_COLLECTOR", "DUPLICATE_CONFIRMED", "TIMING_ONLY", "NOT_A_BREAK")
+DEFAULT_REASONS = (
+    "RESOLVED_BY_USER",
+    "WRITTEN_OFF",
+    "PARTNER_CORRECTED",
+    "PLATFORM_CORRECTED",
+    "REFUNDED_TO_COLLECTOR",
+    "DUPLICATE_CONFIRMED",
+    "TIMING_ONLY",
+    "NOT_A_BREAK",
+)
 
 
 class WorkbenchConfig(BaseModel):
@@ -51,7 +60,9 @@ class WorkbenchConfig(BaseModel):
 
         bad = [c for c in value if not RESOLUTION_CODE.match(c) or c in RUN_RESOLUTIONS]
         if bad or not value:
-            raise ValueError(f"reason codes must be upper-case codes of at most 32 letters, digits or _: {bad}")
+            raise ValueError(
+                f"reason codes must be upper-case codes of at most 32 letters, digits or _: {bad}"
+            )
         return value
 
     def role_of(self, user: str) -> str | None:
@@ -64,7 +75,7 @@ class WorkbenchConfig(BaseModel):
         return role is not None and RANK[role] >= RANK[needed]
 
 
-def workbench_from_dict(raw: Any, env: dict[str, str] | None = None) -> WorkbenchConfig:
+def workbench_from_dict(raw: Any, env: Mapping[str, str] | None = None) -> WorkbenchConfig:
     """Validate a ``workbench:`` mapping, with the environment's overrides applied.
 
     Raises:

@@ -46,8 +46,13 @@ class BreaksPage:
 class Workbench:
     """The workbench for one warehouse and configuration."""
 
-    def __init__(self, settings: Settings, config: WorkbenchConfig, store: Store | None = None,
-                 clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        config: WorkbenchConfig,
+        store: Store | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.settings = settings
         self.config = config
         self.store = store or Store(settings.warehouse_url)
@@ -62,8 +67,10 @@ class Workbench:
         """Raise ``Forbidden`` unless the user holds ``needed`` (or a higher role)."""
         if not self.config.may(user, needed):
             held = self.config.role_of(user)
-            raise Forbidden(f"{user} is {'a ' + held if held else 'not given a workbench role'}; "
-                            f"this needs the {needed} role")
+            raise Forbidden(
+                f"{user} is {'a ' + held if held else 'not given a workbench role'}; "
+                f"this needs the {needed} role"
+            )
 
     def _read(self, user: str, work: Callable[[Connection], T]) -> T:
         self.require(user, "viewer")
@@ -78,9 +85,11 @@ class Workbench:
     # -- reads -----------------------------------------------------------------------------------
     def breaks(self, user: str, query: wh.BreakQuery) -> BreaksPage:
         """A page of breaks and the view's totals."""
+
         def work(conn: Connection) -> BreaksPage:
             total, money = wh.totals(conn, query)
             return BreaksPage(wh.page_of_breaks(conn, query), total, money, query)
+
         return self._read(user, work)
 
     def export_rows(self, user: str, query: wh.BreakQuery, limit: int = 1_000_000) -> list[dict[str, Any]]:
@@ -93,16 +102,23 @@ class Workbench:
 
     def detail(self, user: str, break_id: int) -> dict[str, Any]:
         """A break with its versions, status history, audit trail, related records and breaks."""
+
         def work(conn: Connection) -> dict[str, Any]:
             row = wh.break_row(conn, break_id)
             if row is None:
                 raise NotFound(f"break {break_id} is not in the warehouse")
             versions = wh.versions_of_break(conn, row["break_key"])
             ids = [v["break_id"] for v in versions]
-            return {"break": row, "versions": versions, "events": wh.status_events(conn, ids),
-                    "audit": wh.audit_of(conn, ids), "related": wh.related_records(conn, row),
-                    "others": wh.other_breaks(conn, row),
-                    "request": wh.request_row(conn, row["awaiting_request"]) if row["awaiting_request"] else None}
+            return {
+                "break": row,
+                "versions": versions,
+                "events": wh.status_events(conn, ids),
+                "audit": wh.audit_of(conn, ids),
+                "related": wh.related_records(conn, row),
+                "others": wh.other_breaks(conn, row),
+                "request": wh.request_row(conn, row["awaiting_request"]) if row["awaiting_request"] else None,
+            }
+
         return self._read(user, work)
 
     def approvals(self, user: str) -> list[dict[str, Any]]:
@@ -133,11 +149,17 @@ class Workbench:
                     cell["status"] = self._status(s, d, cell["latest"], breaks, current)
                     cell["breaks"], cell["at_stake"] = breaks.get((s, d), (0, Decimal("0.00")))
             return {"days": days, "sponsors": sponsors, "cells": cells}
+
         return self._read(user, work)
 
     @staticmethod
-    def _status(sponsor: str, day: date, latest: dict[str, Any] | None,
-                breaks: dict[tuple[str, date], tuple[int, Decimal]], current: list[dict[str, Any]]) -> str:
+    def _status(
+        sponsor: str,
+        day: date,
+        latest: dict[str, Any] | None,
+        breaks: dict[tuple[str, date], tuple[int, Decimal]],
+        current: list[dict[str, Any]],
+    ) -> str:
         if latest is None:
             return "missing"
         if latest["status"] == "FAILED":
@@ -147,8 +169,13 @@ class Workbench:
         if latest["status"] == "MISSING_INPUT":
             return "missing"
         mine = [c for c in current if c["sponsor_code"] == sponsor and c["business_date"] == day]
-        if mine and any(c["sponsor_code"] == sponsor and c["business_date"] < day and c["version"] > 1
-                        and c["started_at"] > mine[0]["started_at"] for c in current):
+        if mine and any(
+            c["sponsor_code"] == sponsor
+            and c["business_date"] < day
+            and c["version"] > 1
+            and c["started_at"] > mine[0]["started_at"]
+            for c in current
+        ):
             return "stale"
         return "breaks" if (sponsor, day) in breaks else "succeeded"
 
@@ -159,49 +186,103 @@ class Workbench:
         for (sponsor, day), cell in sorted(calendar["cells"].items(), key=lambda kv: (kv[0][1], kv[0][0])):
             if cell["status"] in ("failed", "rejected", "missing", "stale"):
                 latest = cell["latest"]
-                reason = latest["error"] if latest and latest["error"] else {
-                    "missing": "no run has reconciled this day yet",
-                    "stale": "an earlier day was re-run after this one; re-run with cascade"}.get(
-                    cell["status"], "")
-                out.append({"sponsor": sponsor, "day": day, "status": cell["status"], "reason": reason,
-                            "latest": latest})
+                reason = (
+                    latest["error"]
+                    if latest and latest["error"]
+                    else {
+                        "missing": "no run has reconciled this day yet",
+                        "stale": "an earlier day was re-run after this one; re-run with cascade",
+                    }.get(cell["status"], "")
+                )
+                out.append(
+                    {
+                        "sponsor": sponsor,
+                        "day": day,
+                        "status": cell["status"],
+                        "reason": reason,
+                        "latest": latest,
+                    }
+                )
         return out
 
     # -- actions ---------------------------------------------------------------------------------
     def resolve(self, user: str, ids: list[int], reason: str, note: str) -> Outcome:
         """Resolve breaks (or request approval above the threshold)."""
         self._reason(reason)
-        return self._write(user, "resolver", lambda conn, now: service.resolve(
-            conn, ids, by=user, reason=reason, note=note, threshold=self.config.four_eyes_dollars,
-            zone=self.settings.timezone, now=now, source="web"))
+        return self._write(
+            user,
+            "resolver",
+            lambda conn, now: service.resolve(
+                conn,
+                ids,
+                by=user,
+                reason=reason,
+                note=note,
+                threshold=self.config.four_eyes_dollars,
+                zone=self.settings.timezone,
+                now=now,
+                source="web",
+            ),
+        )
 
     def reopen(self, user: str, ids: list[int], reason: str, note: str) -> Outcome:
         """Reopen resolved breaks."""
         self._reason(reason)
-        return self._write(user, "resolver", lambda conn, now: service.reopen(
-            conn, ids, by=user, reason=reason, note=note, now=now, source="web"))
+        return self._write(
+            user,
+            "resolver",
+            lambda conn, now: service.reopen(
+                conn, ids, by=user, reason=reason, note=note, now=now, source="web"
+            ),
+        )
 
     def comment(self, user: str, break_id: int, note: str) -> None:
         """Comment on a break."""
-        self._write(user, "resolver", lambda conn, now: service.comment(
-            conn, break_id, by=user, note=note, now=now, source="web"))
+        self._write(
+            user,
+            "resolver",
+            lambda conn, now: service.comment(conn, break_id, by=user, note=note, now=now, source="web"),
+        )
 
     def assign(self, user: str, ids: list[int], assignee: str | None) -> Outcome:
         """Assign breaks to someone (or nobody)."""
-        return self._write(user, "resolver", lambda conn, now: service.assign(
-            conn, ids, by=user, assignee=assignee, now=now, source="web"))
+        return self._write(
+            user,
+            "resolver",
+            lambda conn, now: service.assign(conn, ids, by=user, assignee=assignee, now=now, source="web"),
+        )
 
     def decide(self, user: str, request_id: int, approve: bool, note: str | None) -> int:
         """Approve or refuse a request (never one's own)."""
-        return self._write(user, "approver", lambda conn, now: service.decide(
-            conn, request_id, by=user, approve=approve, note=note, zone=self.settings.timezone, now=now,
-            source="web"))
+        return self._write(
+            user,
+            "approver",
+            lambda conn, now: service.decide(
+                conn,
+                request_id,
+                by=user,
+                approve=approve,
+                note=note,
+                zone=self.settings.timezone,
+                now=now,
+                source="web",
+            ),
+        )
 
     def record_rerun(self, user: str, sponsor: str, day: date, dag_run_id: str, conf: dict[str, Any]) -> None:
         """Audit a re-run started from the operations page."""
-        self._write(user, "resolver", lambda conn, now: wh.add_audit(
-            conn, at=now, actor=user, action="RERUN", source="web",
-            detail=f"{sponsor} {day}: DAG run {dag_run_id} with {conf}"))
+        self._write(
+            user,
+            "resolver",
+            lambda conn, now: wh.add_audit(
+                conn,
+                at=now,
+                actor=user,
+                action="RERUN",
+                source="web",
+                detail=f"{sponsor} {day}: DAG run {dag_run_id} with {conf}",
+            ),
+        )
 
     def _reason(self, reason: str) -> None:
         if reason not in self.config.reason_codes:

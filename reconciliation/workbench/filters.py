@@ -18,8 +18,22 @@ from reconciliation.warehouse.workbench import SORTS, BreakQuery
 
 STATUS_CHOICES = ("UNRESOLVED", "PENDING", "OPEN", "RESOLVED", "AWAITING", "ALL")
 SEVERITIES = ("HIGH", "MEDIUM", "LOW")
-PARAMS = ("from", "to", "sponsor", "type", "severity", "status", "min_age", "max_age", "min_amount",
-          "max_amount", "assignee", "q", "sort", "desc")
+PARAMS = (
+    "from",
+    "to",
+    "sponsor",
+    "type",
+    "severity",
+    "status",
+    "min_age",
+    "max_age",
+    "min_amount",
+    "max_amount",
+    "assignee",
+    "q",
+    "sort",
+    "desc",
+)
 
 
 def _date(value: str, name: str) -> date:
@@ -45,7 +59,9 @@ def _money(value: str, name: str) -> Decimal:
     return amount
 
 
-def parse(params: Mapping[str, str], *, page: int = 1, page_size: int = 50, as_of: date | None = None) -> BreakQuery:
+def parse(
+    params: Mapping[str, str], *, page: int = 1, page_size: int = 50, as_of: date | None = None
+) -> BreakQuery:
     """A ``BreakQuery`` from query parameters; empty parameters are ignored.
 
     Raises:
@@ -71,22 +87,42 @@ def parse(params: Mapping[str, str], *, page: int = 1, page_size: int = 50, as_o
     return BreakQuery(
         date_from=_date(p["from"], "from") if p["from"] else None,
         date_to=_date(p["to"], "to") if p["to"] else None,
-        sponsor=sponsor, break_type=break_type, severity=severity, status=status,
+        sponsor=sponsor,
+        break_type=break_type,
+        severity=severity,
+        status=status,
         min_age=_int(p["min_age"], "min_age") if p["min_age"] else None,
         max_age=_int(p["max_age"], "max_age") if p["max_age"] else None,
         min_amount=_money(p["min_amount"], "min_amount") if p["min_amount"] else None,
         max_amount=_money(p["max_amount"], "max_amount") if p["max_amount"] else None,
-        assignee=p["assignee"][:128] or None, text=text, sort=sort, descending=p["desc"] == "1",
-        page=max(1, page), page_size=page_size, as_of=as_of or date.today())
+        assignee=p["assignee"][:128] or None,
+        text=text,
+        sort=sort,
+        descending=p["desc"] == "1",
+        page=max(1, page),
+        page_size=page_size,
+        as_of=as_of or date.today(),
+    )
 
 
 def to_params(q: BreakQuery, **override: Any) -> str:
     """The query string of a ``BreakQuery`` (for paging, sorting and export links)."""
     values: dict[str, Any] = {
-        "from": q.date_from, "to": q.date_to, "sponsor": q.sponsor, "type": q.break_type,
-        "severity": q.severity, "status": q.status, "min_age": q.min_age, "max_age": q.max_age,
-        "min_amount": q.min_amount, "max_amount": q.max_amount, "assignee": q.assignee, "q": q.text,
-        "sort": q.sort if q.sort != "urgency" else None, "desc": "1" if q.descending else None,
-        "page": q.page if q.page > 1 else None}
+        "from": q.date_from,
+        "to": q.date_to,
+        "sponsor": q.sponsor,
+        "type": q.break_type,
+        "severity": q.severity,
+        "status": q.status,
+        "min_age": q.min_age,
+        "max_age": q.max_age,
+        "min_amount": q.min_amount,
+        "max_amount": q.max_amount,
+        "assignee": q.assignee,
+        "q": q.text,
+        "sort": q.sort if q.sort != "urgency" else None,
+        "desc": "1" if q.descending else None,
+        "page": q.page if q.page > 1 else None,
+    }
     values.update(override)
     return urlencode({k: str(v) for k, v in values.items() if v not in (None, "")})

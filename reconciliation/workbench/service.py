@@ -56,12 +56,16 @@ class Outcome:
         """One line for the user."""
         parts = []
         if self.done:
-            parts.append(f"{verb} {len(self.done)} break{'s' if len(self.done) != 1 else ''}: "
-                         + ", ".join(str(i) for i in self.done))
+            parts.append(
+                f"{verb} {len(self.done)} break{'s' if len(self.done) != 1 else ''}: "
+                + ", ".join(str(i) for i in self.done)
+            )
         if self.requested:
-            parts.append(f"{len(self.requested)} need{'s' if len(self.requested) == 1 else ''} a second "
-                         "person's approval (four eyes): " + ", ".join(
-                             f"break {b} (request {r})" for b, r in self.requested))
+            parts.append(
+                f"{len(self.requested)} need{'s' if len(self.requested) == 1 else ''} a second "
+                "person's approval (four eyes): "
+                + ", ".join(f"break {b} (request {r})" for b, r in self.requested)
+            )
         return "; ".join(parts) or "nothing to do"
 
 
@@ -81,8 +85,18 @@ def _row(conn: Connection, break_id: int) -> dict[str, Any]:
     return row
 
 
-def resolve(conn: Connection, break_ids: list[int], *, by: str, reason: str, note: str,
-            threshold: Decimal, zone: Zone, now: datetime, source: str) -> Outcome:
+def resolve(
+    conn: Connection,
+    break_ids: list[int],
+    *,
+    by: str,
+    reason: str,
+    note: str,
+    threshold: Decimal,
+    zone: Zone,
+    now: datetime,
+    source: str,
+) -> Outcome:
     """Resolve breaks, or request approval for those at or above the threshold; all or none.
 
     Raises:
@@ -101,28 +115,57 @@ def resolve(conn: Connection, break_ids: list[int], *, by: str, reason: str, not
         except ReconError as exc:
             raise Conflict(str(exc)) from None
         if extra["awaiting_request"] is not None:
-            raise Conflict(f"break {break_id} already has a resolution waiting for approval "
-                           f"(request {extra['awaiting_request']})")
+            raise Conflict(
+                f"break {break_id} already has a resolution waiting for approval "
+                f"(request {extra['awaiting_request']})"
+            )
         amount = Decimal(extra["at_stake"]).quantize(Decimal("0.01"))
         if amount >= threshold:
-            request_id = wh.add_request(conn, break_id=break_id, resolution=reason, note=note, amount=amount,
-                                        requested_by=by, at=now)
-            wh.add_audit(conn, at=now, actor=by, action="REQUEST_APPROVAL", source=source, break_id=break_id,
-                         request_id=request_id, reason_code=reason, note=note,
-                         detail=f"{amount} at stake, four-eyes threshold {threshold}")
+            request_id = wh.add_request(
+                conn, break_id=break_id, resolution=reason, note=note, amount=amount, requested_by=by, at=now
+            )
+            wh.add_audit(
+                conn,
+                at=now,
+                actor=by,
+                action="REQUEST_APPROVAL",
+                source=source,
+                break_id=break_id,
+                request_id=request_id,
+                reason_code=reason,
+                note=note,
+                detail=f"{amount} at stake, four-eyes threshold {threshold}",
+            )
             outcome.requested.append((break_id, request_id))
         else:
             direct.append(row)
     workflow.resolve_rows(conn, direct, note, by, reason, now, zone)
     for row in direct:
-        wh.add_audit(conn, at=now, actor=by, action="RESOLVE", source=source, break_id=row["break_id"],
-                     reason_code=reason, note=note)
+        wh.add_audit(
+            conn,
+            at=now,
+            actor=by,
+            action="RESOLVE",
+            source=source,
+            break_id=row["break_id"],
+            reason_code=reason,
+            note=note,
+        )
         outcome.done.append(row["break_id"])
     return outcome
 
 
-def decide(conn: Connection, request_id: int, *, by: str, approve: bool, note: str | None,
-           zone: Zone, now: datetime, source: str) -> int:
+def decide(
+    conn: Connection,
+    request_id: int,
+    *,
+    by: str,
+    approve: bool,
+    note: str | None,
+    zone: Zone,
+    now: datetime,
+    source: str,
+) -> int:
     """Approve (the break is resolved as requested) or refuse a request; returns the break id.
 
     Raises:
@@ -135,16 +178,28 @@ def decide(conn: Connection, request_id: int, *, by: str, approve: bool, note: s
     if request is None:
         raise NotFound(f"approval request {request_id} does not exist")
     if request["status"] != "PENDING":
-        raise Conflict(f"request {request_id} is already {request['status'].lower()} by {request['decided_by']}")
+        raise Conflict(
+            f"request {request_id} is already {request['status'].lower()} by {request['decided_by']}"
+        )
     if request["requested_by"] == by:
-        raise Forbidden(f"{by} requested this resolution and cannot approve or refuse it: four eyes need "
-                        "a second person")
+        raise Forbidden(
+            f"{by} requested this resolution and cannot approve or refuse it: four eyes need a second person"
+        )
     text = _note(note, required=not approve)
     break_id = int(request["break_id"])
     if not approve:
         wh.decide_request(conn, request_id, "REFUSED", by, now, text)
-        wh.add_audit(conn, at=now, actor=by, action="REFUSE", source=source, break_id=break_id,
-                     request_id=request_id, reason_code=request["resolution"], note=text)
+        wh.add_audit(
+            conn,
+            at=now,
+            actor=by,
+            action="REFUSE",
+            source=source,
+            break_id=break_id,
+            request_id=request_id,
+            reason_code=request["resolution"],
+            note=text,
+        )
         return break_id
     try:
         row = workflow.resolvable(conn, break_id)
@@ -153,14 +208,24 @@ def decide(conn: Connection, request_id: int, *, by: str, approve: bool, note: s
     resolved_by = f"{request['requested_by']}, approved by {by}"[:128]
     workflow.resolve_rows(conn, [row], request["note"], resolved_by, request["resolution"], now, zone)
     wh.decide_request(conn, request_id, "APPROVED", by, now, text or None)
-    wh.add_audit(conn, at=now, actor=by, action="APPROVE", source=source, break_id=break_id,
-                 request_id=request_id, reason_code=request["resolution"], note=text or None,
-                 detail=f"resolution requested by {request['requested_by']}")
+    wh.add_audit(
+        conn,
+        at=now,
+        actor=by,
+        action="APPROVE",
+        source=source,
+        break_id=break_id,
+        request_id=request_id,
+        reason_code=request["resolution"],
+        note=text or None,
+        detail=f"resolution requested by {request['requested_by']}",
+    )
     return break_id
 
 
-def reopen(conn: Connection, break_ids: list[int], *, by: str, reason: str, note: str, now: datetime,
-           source: str) -> Outcome:
+def reopen(
+    conn: Connection, break_ids: list[int], *, by: str, reason: str, note: str, now: datetime, source: str
+) -> Outcome:
     """Open resolved breaks again (a person's resolution was wrong); all or none."""
     note, by, reason = workflow.check_resolution(_note(note), by, reason)
     outcome, rows = Outcome(), []
@@ -175,8 +240,16 @@ def reopen(conn: Connection, break_ids: list[int], *, by: str, reason: str, note
         rows.append(row)
     workflow.reopen_rows(conn, rows, note, by, now)
     for row in rows:
-        wh.add_audit(conn, at=now, actor=by, action="REOPEN", source=source, break_id=row["break_id"],
-                     reason_code=reason, note=note)
+        wh.add_audit(
+            conn,
+            at=now,
+            actor=by,
+            action="REOPEN",
+            source=source,
+            break_id=row["break_id"],
+            reason_code=reason,
+            note=note,
+        )
         outcome.done.append(row["break_id"])
     return outcome
 
@@ -187,8 +260,16 @@ def comment(conn: Connection, break_id: int, *, by: str, note: str, now: datetim
     wh.add_audit(conn, at=now, actor=by, action="COMMENT", source=source, break_id=break_id, note=_note(note))
 
 
-def assign(conn: Connection, break_ids: list[int], *, by: str, assignee: str | None, now: datetime,
-           source: str, note: str | None = None) -> Outcome:
+def assign(
+    conn: Connection,
+    break_ids: list[int],
+    *,
+    by: str,
+    assignee: str | None,
+    now: datetime,
+    source: str,
+    note: str | None = None,
+) -> Outcome:
     """Give breaks to someone (or to nobody with an empty name)."""
     who = (assignee or "").strip() or None
     if who and len(who) > 128:
@@ -197,8 +278,15 @@ def assign(conn: Connection, break_ids: list[int], *, by: str, assignee: str | N
     for break_id in dict.fromkeys(break_ids):
         row = _row(conn, break_id)
         wh.set_assignee(conn, row["break_key"], who, by, now)
-        wh.add_audit(conn, at=now, actor=by, action="ASSIGN" if who else "UNASSIGN", source=source,
-                     break_id=break_id, note=_note(note, required=False) or None,
-                     detail=f"assigned to {who}" if who else f"was assigned to {row['assignee']}")
+        wh.add_audit(
+            conn,
+            at=now,
+            actor=by,
+            action="ASSIGN" if who else "UNASSIGN",
+            source=source,
+            break_id=break_id,
+            note=_note(note, required=False) or None,
+            detail=f"assigned to {who}" if who else f"was assigned to {row['assignee']}",
+        )
         outcome.done.append(break_id)
     return outcome

@@ -50,8 +50,9 @@ class Store:
     def _engine(self, read_only: bool) -> Engine:
         if not self.duckdb:
             return engine_for(self.url)
-        return sa.create_engine(self.url, poolclass=NullPool,
-                                connect_args={"read_only": True} if read_only else {})
+        return sa.create_engine(
+            self.url, poolclass=NullPool, connect_args={"read_only": True} if read_only else {}
+        )
 
     @contextmanager
     def _opened(self, read_only: bool) -> Iterator[Engine]:

@@ -33,7 +33,9 @@ os.environ.setdefault("AIRFLOW_HOME", str(HOME / "airflow"))
 os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{HOME / 'airflow.db'}")
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 AUTH_ENV = {
-    "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+    "AIRFLOW__CORE__AUTH_MANAGER": (
+        "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+    ),
     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in USERS.items()),
     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(HOME / "passwords.json"),
     "AIRFLOW__API_AUTH__JWT_SECRET": "workbench-test-secret-" + "0123456789abcdef" * 4,
@@ -48,8 +50,9 @@ def workbench_yaml(path: Path, warehouse: str, state_dir: Path) -> Path:
     """A configuration file with the workbench section the tests use."""
     text = ENGINE_ONLY.read_text() + (
         f"warehouse: {warehouse}\nstate_dir: {state_dir}\n"
-        f"workbench:\n  four_eyes_dollars: \"{THRESHOLD}\"\n  roles:\n"
-        + "".join(f"    {u}: {r}\n" for u, r in ROLES.items()))
+        f'workbench:\n  four_eyes_dollars: "{THRESHOLD}"\n  roles:\n'
+        + "".join(f"    {u}: {r}\n" for u, r in ROLES.items())
+    )
     path.write_text(text)
     return path
 
@@ -60,13 +63,45 @@ def seed(workdir: Path, url: str) -> None:
 
     inbox = workdir / "inbox"
     os.environ["RECON_HASH_KEY"] = "workbench-test-key"
-    assert main(["generate", "--out", str(inbox), "--sponsors", "ABCD,EFGH", "--days", "2",
-                 "--records", "300"]) == 0
+    assert (
+        main(["generate", "--out", str(inbox), "--sponsors", "ABCD,EFGH", "--days", "2", "--records", "300"])
+        == 0
+    )
     for day in ("2026-11-20", "2026-11-21"):
-        assert main(["run", "--date", day, "--inbox", str(inbox), "--warehouse", url,
-                     "--config", str(ENGINE_ONLY)]) == 0
-    assert main(["run", "--date", "2026-11-22", "--sponsor", "ABCD", "--inbox", str(inbox),
-                 "--warehouse", url, "--config", str(ENGINE_ONLY)]) == 3
+        assert (
+            main(
+                [
+                    "run",
+                    "--date",
+                    day,
+                    "--inbox",
+                    str(inbox),
+                    "--warehouse",
+                    url,
+                    "--config",
+                    str(ENGINE_ONLY),
+                ]
+            )
+            == 0
+        )
+    assert (
+        main(
+            [
+                "run",
+                "--date",
+                "2026-11-22",
+                "--sponsor",
+                "ABCD",
+                "--inbox",
+                str(inbox),
+                "--warehouse",
+                url,
+                "--config",
+                str(ENGINE_ONLY),
+            ]
+        )
+        == 3
+    )
     from reconciliation.warehouse.db import dispose_all
 
     dispose_all()  # the DuckDB file must not stay open in this process
@@ -95,8 +130,9 @@ def airflow_db() -> None:
     import subprocess
 
     airflow = Path(sys.executable).with_name("airflow")
-    done = subprocess.run([str(airflow), "db", "migrate"], env=dict(os.environ), capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run(
+        [str(airflow), "db", "migrate"], env=dict(os.environ), capture_output=True, text=True, timeout=600
+    )
     if done.returncode != 0:
         pytest.fail(f"airflow db migrate failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
 
@@ -116,6 +152,7 @@ def token(auth_manager: Any) -> Callable[[str], str]:
 
     def make(name: str) -> str:
         return str(auth_manager.generate_jwt(SimpleAuthManagerUser(username=name, role=USERS[name])))
+
     return make
 
 
@@ -132,9 +169,8 @@ def bench(warehouse: str, tmp_path: Path) -> Any:
 @pytest.fixture
 def client(bench: Any, auth_manager: Any) -> Iterator[Any]:
     """The workbench app (as the plugin mounts it) under FastAPI's TestClient."""
-    from fastapi.testclient import TestClient
-
     from amcash_plugin.workbench.app import create_app
+    from fastapi.testclient import TestClient
 
     with TestClient(create_app(bench), base_url="http://airflow.test") as test_client:
         yield test_client

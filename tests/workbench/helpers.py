@@ -36,12 +36,17 @@ def query(url: str, sql: str, **params: Any) -> list[Any]:
         engine.dispose()
 
 
-def open_break(url: str, at_least: Decimal | None = None, below: Decimal | None = None,
-               status: str = "OPEN") -> int:
+def open_break(
+    url: str, at_least: Decimal | None = None, below: Decimal | None = None, status: str = "OPEN"
+) -> int:
     """The id of a current break in a status with its money at stake in a range."""
-    rows = query(url, "SELECT b.break_id, abs(coalesce(b.delta_dollars, 0)) FROM recon_break b JOIN recon_run r "
-                      "ON r.run_id = b.run_id WHERE r.is_current AND b.status = :s AND b.break_id NOT IN "
-                      "(SELECT break_id FROM recon_approval WHERE status = 'PENDING') ORDER BY b.break_id", s=status)
+    rows = query(
+        url,
+        "SELECT b.break_id, abs(coalesce(b.delta_dollars, 0)) FROM recon_break b JOIN recon_run r "
+        "ON r.run_id = b.run_id WHERE r.is_current AND b.status = :s AND b.break_id NOT IN "
+        "(SELECT break_id FROM recon_approval WHERE status = 'PENDING') ORDER BY b.break_id",
+        s=status,
+    )
     for break_id, stake in rows:
         if (at_least is None or stake >= at_least) and (below is None or stake < below):
             return int(break_id)

@@ -16,15 +16,37 @@ from tests.workbench.conftest import THRESHOLD
 from tests.workbench.helpers import csrf, open_break, query, sign_in
 
 HIGH = Decimal(THRESHOLD)
-GET_PAGES = ["/", "/breaks", "/breaks/1", "/breaks/export.csv", "/breaks/export.xlsx", "/approvals", "/nights",
-             "/operations", "/audit", "/operations/rerun?sponsor=ABCD&day=2026-11-22", "/reports/x.html"]
-POSTS = ["/breaks/1/resolve", "/breaks/1/reopen", "/breaks/1/comment", "/breaks/1/assign", "/breaks/bulk",
-         "/approvals/1/approve", "/approvals/1/refuse", "/operations/rerun"]
+GET_PAGES = [
+    "/",
+    "/breaks",
+    "/breaks/1",
+    "/breaks/export.csv",
+    "/breaks/export.xlsx",
+    "/approvals",
+    "/nights",
+    "/operations",
+    "/audit",
+    "/operations/rerun?sponsor=ABCD&day=2026-11-22",
+    "/reports/x.html",
+]
+POSTS = [
+    "/breaks/1/resolve",
+    "/breaks/1/reopen",
+    "/breaks/1/comment",
+    "/breaks/1/assign",
+    "/breaks/bulk",
+    "/approvals/1/approve",
+    "/approvals/1/refuse",
+    "/operations/rerun",
+]
 
 
 def audit_rows(url: str) -> list[Any]:
-    return query(url, "SELECT actor, action, break_id, request_id, reason_code, note, source FROM recon_audit "
-                      "ORDER BY audit_id")
+    return query(
+        url,
+        "SELECT actor, action, break_id, request_id, reason_code, note, source FROM recon_audit "
+        "ORDER BY audit_id",
+    )
 
 
 @pytest.mark.parametrize("path", GET_PAGES)
@@ -36,7 +58,9 @@ def test_every_page_refuses_a_request_without_an_airflow_login(client: Any, path
 
 
 @pytest.mark.parametrize("path", POSTS)
-def test_every_action_refuses_a_request_without_an_airflow_login(client: Any, warehouse: str, path: str) -> None:
+def test_every_action_refuses_a_request_without_an_airflow_login(
+    client: Any, warehouse: str, path: str
+) -> None:
     client.cookies.clear()
     response = client.post(path, data={"note": "x", "reason": "WRITTEN_OFF", "ids": "1"})
     assert response.status_code == 401
@@ -48,8 +72,9 @@ def test_a_forged_or_expired_token_is_not_a_login(client: Any, auth_manager: Any
 
     sign_in(client, "not-a-jwt")
     assert client.get("/breaks").status_code == 401
-    expired = auth_manager.generate_jwt(SimpleAuthManagerUser(username="alice", role="op"),
-                                        expiration_time_in_seconds=-60)
+    expired = auth_manager.generate_jwt(
+        SimpleAuthManagerUser(username="alice", role="op"), expiration_time_in_seconds=-60
+    )
     sign_in(client, expired)
     assert client.get("/breaks").status_code == 401
 
@@ -73,12 +98,13 @@ def test_a_viewer_reads_but_every_action_is_forbidden(client: Any, token: Any, w
     break_id = open_break(warehouse, below=HIGH)
     assert client.get(f"/breaks/{break_id}").status_code == 200
     form_token = csrf(client)
-    for path, data in [(f"/breaks/{break_id}/resolve", {"reason": "WRITTEN_OFF", "note": "n"}),
-                       (f"/breaks/{break_id}/comment", {"note": "n"}),
-                       (f"/breaks/{break_id}/assign", {"assignee": "vic"}),
-                       ("/breaks/bulk", {"action": "resolve", "ids": str(break_id), "reason": "WRITTEN_OFF",
-                                         "note": "n"}),
-                       ("/operations/rerun", {"sponsor": "ABCD", "day": "2026-11-22"})]:
+    for path, data in [
+        (f"/breaks/{break_id}/resolve", {"reason": "WRITTEN_OFF", "note": "n"}),
+        (f"/breaks/{break_id}/comment", {"note": "n"}),
+        (f"/breaks/{break_id}/assign", {"assignee": "vic"}),
+        ("/breaks/bulk", {"action": "resolve", "ids": str(break_id), "reason": "WRITTEN_OFF", "note": "n"}),
+        ("/operations/rerun", {"sponsor": "ABCD", "day": "2026-11-22"}),
+    ]:
         response = client.post(path, data={**data, "csrf": form_token})
         assert response.status_code == 403, path
         assert "needs the resolver role" in response.text
@@ -89,8 +115,10 @@ def test_a_viewer_reads_but_every_action_is_forbidden(client: Any, token: Any, w
 def test_a_resolver_cannot_approve(client: Any, token: Any, warehouse: str) -> None:
     break_id = open_break(warehouse, at_least=HIGH)
     sign_in(client, token("alice"))
-    client.post(f"/breaks/{break_id}/resolve", data={"reason": "WRITTEN_OFF", "note": "partner agreed",
-                                                     "csrf": csrf(client)})
+    client.post(
+        f"/breaks/{break_id}/resolve",
+        data={"reason": "WRITTEN_OFF", "note": "partner agreed", "csrf": csrf(client)},
+    )
     request_id = query(warehouse, "SELECT request_id FROM recon_approval")[0][0]
     sign_in(client, token("rita"))
     response = client.post(f"/approvals/{request_id}/approve", data={"csrf": csrf(client)})
@@ -113,8 +141,9 @@ def test_another_sessions_form_token_is_refused(client: Any, token: Any, warehou
     alices = csrf(client)
     sign_in(client, token("rita"))
     break_id = open_break(warehouse, below=HIGH)
-    response = client.post(f"/breaks/{break_id}/resolve", data={"reason": "WRITTEN_OFF", "note": "n",
-                                                                "csrf": alices})
+    response = client.post(
+        f"/breaks/{break_id}/resolve", data={"reason": "WRITTEN_OFF", "note": "n", "csrf": alices}
+    )
     assert response.status_code == 403
     assert audit_rows(warehouse) == []
 
@@ -122,31 +151,41 @@ def test_another_sessions_form_token_is_refused(client: Any, token: Any, warehou
 def test_a_request_from_another_site_is_refused(client: Any, token: Any, warehouse: str) -> None:
     sign_in(client, token("rita"))
     break_id = open_break(warehouse, below=HIGH)
-    response = client.post(f"/breaks/{break_id}/resolve", headers={"Origin": "https://evil.example"},
-                           data={"reason": "WRITTEN_OFF", "note": "n", "csrf": csrf(client)})
+    response = client.post(
+        f"/breaks/{break_id}/resolve",
+        headers={"Origin": "https://evil.example"},
+        data={"reason": "WRITTEN_OFF", "note": "n", "csrf": csrf(client)},
+    )
     assert response.status_code == 403
     assert "another site" in response.text
     assert audit_rows(warehouse) == []
 
 
-def test_a_resolver_resolves_a_small_break_and_the_audit_trail_shows_it(client: Any, token: Any,
-                                                                         warehouse: str) -> None:
+def test_a_resolver_resolves_a_small_break_and_the_audit_trail_shows_it(
+    client: Any, token: Any, warehouse: str
+) -> None:
     sign_in(client, token("rita"))
     break_id = open_break(warehouse, below=HIGH)
-    response = client.post(f"/breaks/{break_id}/resolve",
-                           data={"reason": "PARTNER_CORRECTED", "note": "partner re-sent the sale",
-                                 "csrf": csrf(client)})
+    response = client.post(
+        f"/breaks/{break_id}/resolve",
+        data={"reason": "PARTNER_CORRECTED", "note": "partner re-sent the sale", "csrf": csrf(client)},
+    )
     assert response.status_code == 200  # followed the redirect to the break's page
     assert f"resolved 1 break: {break_id}" in response.text
     assert 'data-k="status">RESOLVED' in response.text
     assert "partner re-sent the sale" in response.text
-    status, resolution, by = query(warehouse, "SELECT status, resolution, resolved_by FROM recon_break "
-                                              "WHERE break_id = :i", i=break_id)[0]
+    status, resolution, by = query(
+        warehouse, "SELECT status, resolution, resolved_by FROM recon_break WHERE break_id = :i", i=break_id
+    )[0]
     assert (status, resolution, by) == ("RESOLVED", "PARTNER_CORRECTED", "rita")
-    assert audit_rows(warehouse) == [("rita", "RESOLVE", break_id, None, "PARTNER_CORRECTED",
-                                      "partner re-sent the sale", "web")]
-    events = query(warehouse, "SELECT old_status, new_status, changed_by FROM recon_break_event "
-                              "WHERE break_id = :i", i=break_id)
+    assert audit_rows(warehouse) == [
+        ("rita", "RESOLVE", break_id, None, "PARTNER_CORRECTED", "partner re-sent the sale", "web")
+    ]
+    events = query(
+        warehouse,
+        "SELECT old_status, new_status, changed_by FROM recon_break_event WHERE break_id = :i",
+        i=break_id,
+    )
     assert events[-1] == ("OPEN", "RESOLVED", "rita")
 
 
@@ -154,49 +193,74 @@ def test_a_resolution_needs_a_note_and_a_known_reason(client: Any, token: Any, w
     sign_in(client, token("rita"))
     break_id = open_break(warehouse, below=HIGH)
     form_token = csrf(client)
-    assert client.post(f"/breaks/{break_id}/resolve", data={"reason": "WRITTEN_OFF", "note": " ",
-                                                             "csrf": form_token}).status_code == 400
-    assert client.post(f"/breaks/{break_id}/resolve", data={"reason": "MATCHED_LATER", "note": "n",
-                                                             "csrf": form_token}).status_code == 400
+    assert (
+        client.post(
+            f"/breaks/{break_id}/resolve", data={"reason": "WRITTEN_OFF", "note": " ", "csrf": form_token}
+        ).status_code
+        == 400
+    )
+    assert (
+        client.post(
+            f"/breaks/{break_id}/resolve", data={"reason": "MATCHED_LATER", "note": "n", "csrf": form_token}
+        ).status_code
+        == 400
+    )
     assert audit_rows(warehouse) == []
 
 
-def test_four_eyes_a_large_resolution_waits_for_a_second_approver(client: Any, token: Any,
-                                                                   warehouse: str) -> None:
+def test_four_eyes_a_large_resolution_waits_for_a_second_approver(
+    client: Any, token: Any, warehouse: str
+) -> None:
     break_id = open_break(warehouse, at_least=HIGH)
     sign_in(client, token("alice"))
-    response = client.post(f"/breaks/{break_id}/resolve", data={"reason": "WRITTEN_OFF", "note": "small partner",
-                                                                "csrf": csrf(client)})
+    response = client.post(
+        f"/breaks/{break_id}/resolve",
+        data={"reason": "WRITTEN_OFF", "note": "small partner", "csrf": csrf(client)},
+    )
     assert "need" in response.text and "approval" in response.text
-    assert query(warehouse, "SELECT status FROM recon_break WHERE break_id = :i", i=break_id)[0][0] != "RESOLVED"
-    request_id = query(warehouse, "SELECT request_id FROM recon_approval WHERE break_id = :i", i=break_id)[0][0]
+    assert (
+        query(warehouse, "SELECT status FROM recon_break WHERE break_id = :i", i=break_id)[0][0] != "RESOLVED"
+    )
+    request_id = query(warehouse, "SELECT request_id FROM recon_approval WHERE break_id = :i", i=break_id)[0][
+        0
+    ]
 
     own = client.post(f"/approvals/{request_id}/approve", data={"csrf": csrf(client)})
     assert own.status_code == 403
     assert "cannot approve" in own.text
     assert query(warehouse, "SELECT status FROM recon_approval")[0][0] == "PENDING"
 
-    again = client.post(f"/breaks/{break_id}/resolve", data={"reason": "WRITTEN_OFF", "note": "again",
-                                                             "csrf": csrf(client)})
+    again = client.post(
+        f"/breaks/{break_id}/resolve", data={"reason": "WRITTEN_OFF", "note": "again", "csrf": csrf(client)}
+    )
     assert again.status_code == 409
 
     sign_in(client, token("bob"))
     approved = client.post(f"/approvals/{request_id}/approve", data={"csrf": csrf(client), "note": "checked"})
     assert approved.status_code == 200
-    status, by = query(warehouse, "SELECT status, resolved_by FROM recon_break WHERE break_id = :i", i=break_id)[0]
+    status, by = query(
+        warehouse, "SELECT status, resolved_by FROM recon_break WHERE break_id = :i", i=break_id
+    )[0]
     assert (status, by) == ("RESOLVED", "alice, approved by bob")
-    assert [(a[0], a[1]) for a in audit_rows(warehouse)] == [("alice", "REQUEST_APPROVAL"), ("bob", "APPROVE")]
+    assert [(a[0], a[1]) for a in audit_rows(warehouse)] == [
+        ("alice", "REQUEST_APPROVAL"),
+        ("bob", "APPROVE"),
+    ]
     assert client.post(f"/approvals/{request_id}/approve", data={"csrf": csrf(client)}).status_code == 409
 
 
 def test_a_refusal_needs_a_note_and_leaves_the_break_open(client: Any, token: Any, warehouse: str) -> None:
     break_id = open_break(warehouse, at_least=HIGH)
     sign_in(client, token("alice"))
-    client.post(f"/breaks/{break_id}/resolve", data={"reason": "WRITTEN_OFF", "note": "n", "csrf": csrf(client)})
+    client.post(
+        f"/breaks/{break_id}/resolve", data={"reason": "WRITTEN_OFF", "note": "n", "csrf": csrf(client)}
+    )
     request_id = query(warehouse, "SELECT request_id FROM recon_approval")[0][0]
     sign_in(client, token("bob"))
     assert client.post(f"/approvals/{request_id}/refuse", data={"csrf": csrf(client)}).status_code == 400
-    refused = client.post(f"/approvals/{request_id}/refuse", data={"csrf": csrf(client), "note": "no evidence"})
+    refused = client.post(
+        f"/approvals/{request_id}/refuse", data={"csrf": csrf(client), "note": "no evidence"}
+    )
     assert refused.status_code == 200
     assert query(warehouse, "SELECT status FROM recon_break WHERE break_id = :i", i=break_id)[0][0] == "OPEN"
     assert query(warehouse, "SELECT status, decided_by FROM recon_approval")[0] == ("REFUSED", "bob")
@@ -206,9 +270,12 @@ def test_reopen_comment_and_assign_are_audited(client: Any, token: Any, warehous
     sign_in(client, token("rita"))
     break_id = open_break(warehouse, below=HIGH)
     form_token = csrf(client)
-    client.post(f"/breaks/{break_id}/resolve", data={"reason": "WRITTEN_OFF", "note": "n", "csrf": form_token})
-    reopened = client.post(f"/breaks/{break_id}/reopen", data={"reason": "NOT_A_BREAK", "note": "wrong one",
-                                                               "csrf": form_token})
+    client.post(
+        f"/breaks/{break_id}/resolve", data={"reason": "WRITTEN_OFF", "note": "n", "csrf": form_token}
+    )
+    reopened = client.post(
+        f"/breaks/{break_id}/reopen", data={"reason": "NOT_A_BREAK", "note": "wrong one", "csrf": form_token}
+    )
     assert 'data-k="status">OPEN' in reopened.text
     client.post(f"/breaks/{break_id}/comment", data={"note": "called the partner", "csrf": form_token})
     assigned = client.post(f"/breaks/{break_id}/assign", data={"assignee": "rita", "csrf": form_token})
@@ -222,9 +289,12 @@ def test_filters_totals_and_the_export_are_exactly_the_view(client: Any, token: 
     sign_in(client, token("vic"))
     params = "sponsor=ABCD&type=DUPLICATE&status=ALL&min_amount=20"
     page = client.get(f"/breaks?{params}")
-    expected = query(warehouse, "SELECT count(*), sum(abs(delta_dollars)) FROM recon_break b JOIN recon_run r "
-                                "ON r.run_id = b.run_id WHERE r.is_current AND b.sponsor_code = 'ABCD' AND "
-                                "break_type = 'DUPLICATE' AND abs(delta_dollars) >= 20")[0]
+    expected = query(
+        warehouse,
+        "SELECT count(*), sum(abs(delta_dollars)) FROM recon_break b JOIN recon_run r "
+        "ON r.run_id = b.run_id WHERE r.is_current AND b.sponsor_code = 'ABCD' AND "
+        "break_type = 'DUPLICATE' AND abs(delta_dollars) >= 20",
+    )[0]
     assert f'data-k="total">{expected[0]}<' in page.text
     assert f"${expected[1]:,.2f}" in page.text
     exported = client.get(f"/breaks/export.csv?{params}")
@@ -232,7 +302,7 @@ def test_filters_totals_and_the_export_are_exactly_the_view(client: Any, token: 
     lines = exported.text.strip().split("\r\n")
     assert len(lines) == expected[0] + 1
     ids_on_screen = [int(x) for x in __import__("re").findall(r'data-id="(\d+)"', page.text)]
-    assert [int(line.split(",")[0]) for line in lines[1:]][:len(ids_on_screen)] == ids_on_screen
+    assert [int(line.split(",")[0]) for line in lines[1:]][: len(ids_on_screen)] == ids_on_screen
     xlsx = client.get(f"/breaks/export.xlsx?{params}")
     assert xlsx.content[:2] == b"PK"
 

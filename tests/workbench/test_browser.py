@@ -26,14 +26,20 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.workbench.conftest import PASSWORD, REPO, THRESHOLD, USERS, workbench_yaml
+from tests.workbench.conftest import PASSWORD, REPO, THRESHOLD, workbench_yaml
 from tests.workbench.helpers import open_break, query
 
 pytestmark = [pytest.mark.browser, pytest.mark.airflow]
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 SHOTS = REPO / "test-artifacts" / "workbench"
 DAG_ID = "amcash_reconciliation"
 
@@ -52,7 +58,9 @@ class Server:
         self.warehouse = warehouse
 
     def token(self, user: str) -> str:
-        response = httpx.post(f"{self.base}/auth/token", json={"username": user, "password": PASSWORD}, timeout=30)
+        response = httpx.post(
+            f"{self.base}/auth/token", json={"username": user, "password": PASSWORD}, timeout=30
+        )
         response.raise_for_status()
         return str(response.json()["access_token"])
 
@@ -67,19 +75,29 @@ def server(seeded: Path, tmp_path_factory: pytest.TempPathFactory, airflow_db: N
     warehouse = f"duckdb:///{work / 'warehouse.duckdb'}"
     config = workbench_yaml(work / "recon.yaml", warehouse, work / "state")
     port = free_port()
-    env = {**os.environ, "RECON_CONFIG": str(config),
-           "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
-           "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-           "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-           "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-           "AIRFLOW__API__WORKERS": "1",
-           "GX_ANALYTICS_ENABLED": "False"}
+    env = {
+        **os.environ,
+        "RECON_CONFIG": str(config),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW__API__WORKERS": "1",
+        "GX_ANALYTICS_ENABLED": "False",
+    }
     airflow = str(Path(sys.executable).with_name("airflow"))
-    done = subprocess.run([airflow, "dags", "reserialize"], env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [airflow, "dags", "reserialize"], env=env, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     log = (work / "api-server.log").open("w")
-    process = subprocess.Popen([airflow, "api-server", "--port", str(port), "--host", "127.0.0.1"], env=env,
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [airflow, "api-server", "--port", str(port), "--host", "127.0.0.1"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 240
@@ -144,17 +162,22 @@ def test_a_resolver_filters_exports_and_resolves(browser: Any, server: Server) -
     page.click("#apply")
     page.wait_for_url(re.compile(r".*sponsor=ABCD.*"))
     shot(page, "02-breaks-filtered")
-    screen_ids = [int(x) for x in page.eval_on_selector_all("#breaks tbody tr[data-id]",
-                                                            "rows => rows.map(r => r.dataset.id)")]
-    sponsors = set(page.eval_on_selector_all("#breaks tbody tr[data-id] td:nth-child(4)",
-                                             "cells => cells.map(c => c.textContent.trim())"))
+    screen_ids = [
+        int(x)
+        for x in page.eval_on_selector_all("#breaks tbody tr[data-id]", "rows => rows.map(r => r.dataset.id)")
+    ]
+    sponsors = set(
+        page.eval_on_selector_all(
+            "#breaks tbody tr[data-id] td:nth-child(4)", "cells => cells.map(c => c.textContent.trim())"
+        )
+    )
     assert screen_ids and sponsors == {"ABCD"}
     total = int(page.inner_text("[data-k=total]").replace(",", ""))
     with page.expect_download() as download:
         page.click("#export-csv")
     rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
     assert len(rows) == total
-    assert [int(r["Break ID"]) for r in rows[:len(screen_ids)]] == screen_ids
+    assert [int(r["Break ID"]) for r in rows[: len(screen_ids)]] == screen_ids
     assert {r["Sponsor"] for r in rows} == {"ABCD"}
     assert all(Decimal(r["At stake $"]) >= 10 for r in rows)
     on_screen = page.inner_text("[data-k=at_stake]")
@@ -182,24 +205,31 @@ def test_four_eyes_in_the_browser(browser: Any, server: Server) -> None:
     assert rita.inner_text("[data-k=status]") != "RESOLVED"
     shot(rita, "05-break-awaiting-approval")
     rita.goto(f"{server.base}/reconciliation/approvals")
-    row = rita.locator("#requests tr", has_text=f"{big}")
+    row = rita.locator(f"#requests tr:has(a[href$='/breaks/{big}'])")
     assert "another approver decides" in row.inner_text() and row.locator("button").count() == 0
 
     # Alice asks for another one and may not approve it herself, even by posting the form directly.
-    other = [b for b, in query(server.warehouse, "SELECT b.break_id FROM recon_break b JOIN recon_run r ON "
-                                                 "r.run_id = b.run_id WHERE r.is_current AND b.status = 'OPEN' "
-                                                 f"AND abs(b.delta_dollars) >= {THRESHOLD} AND b.break_id NOT IN "
-                                                 "(SELECT break_id FROM recon_approval) ORDER BY 1")
-             if b != big][0]
+    candidates = query(
+        server.warehouse,
+        "SELECT b.break_id FROM recon_break b JOIN recon_run r ON r.run_id = b.run_id WHERE r.is_current "
+        f"AND b.status = 'OPEN' AND abs(b.delta_dollars) >= {THRESHOLD} AND b.break_id NOT IN "
+        "(SELECT break_id FROM recon_approval) ORDER BY 1",
+    )
+    other = next(b for (b,) in candidates if b != big)
     alice = signed_in(browser, server, "alice")
     alice.goto(f"{server.base}/reconciliation/breaks/{other}")
     alice.fill("#r-note", "duplicate confirmed with the partner")
     alice.click("#resolve button[type=submit]")
     alice.wait_for_selector("[data-k=awaiting]")
-    request_id = query(server.warehouse, "SELECT request_id FROM recon_approval WHERE break_id = :b", b=other)[0][0]
+    request_id = query(
+        server.warehouse, "SELECT request_id FROM recon_approval WHERE break_id = :b", b=other
+    )[0][0]
     token = alice.input_value("#comment input[name=csrf]")
-    refused = alice.request.post(f"{server.base}/reconciliation/approvals/{request_id}/approve",
-                                 form={"csrf": token}, headers={"Origin": server.base})
+    refused = alice.request.post(
+        f"{server.base}/reconciliation/approvals/{request_id}/approve",
+        form={"csrf": token},
+        headers={"Origin": server.base},
+    )
     assert refused.status == 403
     assert "cannot approve" in refused.text()
 
@@ -229,9 +259,11 @@ def test_a_viewer_reads_but_is_refused_an_action(browser: Any, server: Server) -
     shot(vic, "09-break-viewer")
     vic.goto(f"{server.base}/reconciliation/breaks")
     token = vic.input_value("#bulk input[name=csrf]")
-    refused = vic.request.post(f"{server.base}/reconciliation/breaks/{target}/resolve",
-                               form={"csrf": token, "reason": "WRITTEN_OFF", "note": "n"},
-                               headers={"Origin": server.base})
+    refused = vic.request.post(
+        f"{server.base}/reconciliation/breaks/{target}/resolve",
+        form={"csrf": token, "reason": "WRITTEN_OFF", "note": "n"},
+        headers={"Origin": server.base},
+    )
     assert refused.status == 403
     assert "needs the resolver role" in refused.text()
 
@@ -251,17 +283,25 @@ def test_nights_and_a_rerun_through_airflow(browser: Any, server: Server) -> Non
     shot(rita, "13-rerun-started")
     run_id = rita.inner_text("[data-k=dag_run_id]")
     token = server.token("rita")
-    started = httpx.get(f"{server.base}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}",
-                        headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    started = httpx.get(
+        f"{server.base}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
     assert started.status_code == 200
-    assert started.json()["conf"] == {"business_date": "2026-11-22", "sponsors": ["ABCD"], "force": True,
-                                      "cascade": False}
+    assert started.json()["conf"] == {
+        "business_date": "2026-11-22",
+        "sponsors": ["ABCD"],
+        "force": True,
+        "cascade": False,
+    }
 
 
 def test_the_navigation_has_the_reconciliation_entry(browser: Any, server: Server) -> None:
     token = server.token("vic")
-    plugins = httpx.get(f"{server.base}/api/v2/plugins", headers={"Authorization": f"Bearer {token}"},
-                        timeout=30).json()
+    plugins = httpx.get(
+        f"{server.base}/api/v2/plugins", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    ).json()
     views = [v for p in plugins["plugins"] for v in p.get("external_views", [])]
     assert any(v["name"] == "Reconciliation" and v["url_route"] == "reconciliation" for v in views)
     page = signed_in(browser, server, "vic")

@@ -32,8 +32,9 @@ async def trigger(base_url: str, token: str, dag_id: str, conf: dict[str, Any]) 
     url = f"{base_url.rstrip('/')}/api/v2/dags/{dag_id}/dagRuns"
     async with httpx.AsyncClient(timeout=30) as client:
         try:
-            response = await client.post(url, json={"logical_date": None, "conf": conf},
-                                         headers={"Authorization": f"Bearer {token}"})
+            response = await client.post(
+                url, json={"logical_date": None, "conf": conf}, headers={"Authorization": f"Bearer {token}"}
+            )
         except httpx.HTTPError as exc:
             raise TriggerFailed(f"Airflow's API at {base_url} could not be reached: {exc}") from None
     if response.status_code >= 400:

@@ -45,19 +45,30 @@ from reconciliation.workbench.service import Conflict, Forbidden, NotFound
 from reconciliation.workbench.store import WarehouseBusy
 
 HERE = Path(__file__).parent
-REPORT_CSS = (Path(__file__).resolve().parents[3] / "reconciliation" / "reports" / "templates" / "report.css")
+REPORT_CSS = Path(__file__).resolve().parents[3] / "reconciliation" / "reports" / "templates" / "report.css"
 UserDep = Annotated[User, Depends(current_user)]
 #: (field, label, whether a difference is the break) of the side-by-side table.
-FIELDS = (("units", "units", True), ("miles", "miles", True), ("dollars", "dollars", True),
-          ("ts", "time", None), ("business_date", "business date", True), ("line", "file line", False))
+FIELDS = (
+    ("units", "units", True),
+    ("miles", "miles", True),
+    ("dollars", "dollars", True),
+    ("ts", "time", None),
+    ("business_date", "business date", True),
+    ("line", "file line", False),
+)
 
 
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
-                             autoescape=True, undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(money=money, number=number, when=when,
-                       label=lambda s: str(s or "").replace("_", " ").lower())
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        money=money, number=number, when=when, label=lambda s: str(s or "").replace("_", " ").lower()
+    )
     return env
 
 
@@ -71,9 +82,11 @@ def _css() -> str:
     return base + (HERE / "templates" / "workbench.css").read_text()
 
 
-def create_app(workbench: Workbench | Callable[[], Workbench] | None = None,
-               resolve_user: Callable[[str], Any] | None = None,
-               airflow_base_url: str | None = None) -> FastAPI:
+def create_app(
+    workbench: Workbench | Callable[[], Workbench] | None = None,
+    resolve_user: Callable[[str], Any] | None = None,
+    airflow_base_url: str | None = None,
+) -> FastAPI:
     """The workbench app.
 
     Args:
@@ -100,17 +113,27 @@ def create_app(workbench: Workbench | Callable[[], Workbench] | None = None,
                 built["wb"] = Workbench(settings, cfg)
         return built["wb"]
 
-    def page(request: Request, template: str, user: User | None, code: int = 200, **context: Any) -> HTMLResponse:
+    def page(
+        request: Request, template: str, user: User | None, code: int = 200, **context: Any
+    ) -> HTMLResponse:
         nonce = secrets.token_urlsafe(12)
         wb = built.get("wb")
         html = env.get_template(template).render(
-            css=css, nonce=nonce, user=user, role=wb.role(user.name) if (wb and user) else None,
-            csrf=csrf_token(secret, user) if user else "", root=str(request.scope.get("root_path", "")),
-            flash=request.query_params.get("msg"), error=request.query_params.get("err"), **context)
+            css=css,
+            nonce=nonce,
+            user=user,
+            role=wb.role(user.name) if (wb and user) else None,
+            csrf=csrf_token(secret, user) if user else "",
+            root=str(request.scope.get("root_path", "")),
+            flash=request.query_params.get("msg"),
+            error=request.query_params.get("err"),
+            **context,
+        )
         response = HTMLResponse(html, status_code=code)
         response.headers["Content-Security-Policy"] = (
-            f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; img-src 'self' data:; "
-            "form-action 'self'; frame-ancestors 'self'; base-uri 'none'")
+            f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; "
+            "img-src 'self' data:; form-action 'self'; frame-ancestors 'self'; base-uri 'none'"
+        )
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["Cache-Control"] = "no-store"
@@ -119,19 +142,21 @@ def create_app(workbench: Workbench | Callable[[], Workbench] | None = None,
     def back(request: Request, path: str, msg: str | None = None, err: str | None = None) -> RedirectResponse:
         query = urlencode({k: v for k, v in (("msg", msg), ("err", err)) if v})
         root = str(request.scope.get("root_path", ""))
-        return RedirectResponse(f"{root}{path}{'&' if '?' in path else '?'}{query}" if query else f"{root}{path}",
-                                status_code=status.HTTP_303_SEE_OTHER)
+        return RedirectResponse(
+            f"{root}{path}{'&' if '?' in path else '?'}{query}" if query else f"{root}{path}",
+            status_code=status.HTTP_303_SEE_OTHER,
+        )
 
     async def guard(request: Request, user: User) -> dict[str, Any]:
         """The POST checks: same origin, this session's form token. Returns the form."""
         check_same_origin(request)
-        form = dict((await request.form()).multi_items())
+        form = {k: v for k, v in (await request.form()).multi_items() if isinstance(v, str)}
         check_csrf(secret, user, request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD))
         return form
 
     async def ids_of(request: Request) -> list[int]:
         try:
-            return [int(v) for v in (await request.form()).getlist("ids")]
+            return [int(str(v)) for v in (await request.form()).getlist("ids")]
         except ValueError:
             raise ReconError("break ids must be numbers") from None
 
@@ -139,18 +164,39 @@ def create_app(workbench: Workbench | Callable[[], Workbench] | None = None,
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 401:
-            response = page(request, "error.html.j2", None, 401, title="Sign in", message=str(exc.detail),
-                            login=login_url(request))
+            response = page(
+                request,
+                "error.html.j2",
+                None,
+                401,
+                title="Sign in",
+                message=str(exc.detail),
+                login=login_url(request),
+            )
             response.headers["WWW-Authenticate"] = "Bearer"
             return response
-        return page(request, "error.html.j2", None, exc.status_code, title="Refused", message=str(exc.detail),
-                    login=None)
+        return page(
+            request,
+            "error.html.j2",
+            None,
+            exc.status_code,
+            title="Refused",
+            message=str(exc.detail),
+            login=None,
+        )
 
     def mapped(request: Request, user: User | None, exc: ReconError) -> HTMLResponse:
         code = {Forbidden: 403, NotFound: 404, Conflict: 409, WarehouseBusy: 503}.get(type(exc), 400)
-        titles = {403: "Not allowed", 404: "Not found", 409: "Cannot do that now", 503: "Warehouse busy",
-                  400: "Cannot do that"}
-        response = page(request, "error.html.j2", user, code, title=titles[code], message=str(exc), login=None)
+        titles = {
+            403: "Not allowed",
+            404: "Not found",
+            409: "Cannot do that now",
+            503: "Warehouse busy",
+            400: "Cannot do that",
+        }
+        response = page(
+            request, "error.html.j2", user, code, title=titles[code], message=str(exc), login=None
+        )
         if code == 503:
             response.headers["Retry-After"] = "60"
         return response
@@ -171,18 +217,32 @@ def create_app(workbench: Workbench | Callable[[], Workbench] | None = None,
         return filters.parse(request.query_params, page=page_no, page_size=wb.config.page_size)
 
     @app.get("/breaks", response_class=HTMLResponse)
-    def breaks_page(request: Request, user: UserDep,
-                    page_no: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1) -> Response:
+    def breaks_page(
+        request: Request, user: UserDep, page_no: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1
+    ) -> Response:
         def work() -> Response:
             q = _query(request, page_no)
             wb = bench()
             result = wb.breaks(user.name, q)
             choices = wb.choices(user.name)
             rows = [export.row_values(r, q.as_of) for r in result.rows]
-            return page(request, "breaks.html.j2", user, result=result, rows=rows, q=q, choices=choices,
-                        types=BREAK_TYPES, statuses=filters.STATUS_CHOICES, severities=filters.SEVERITIES,
-                        params=lambda **o: filters.to_params(q, **o), reasons=wb.config.reason_codes,
-                        threshold=wb.config.four_eyes_dollars, sorts=list(filters.SORTS))
+            return page(
+                request,
+                "breaks.html.j2",
+                user,
+                result=result,
+                rows=rows,
+                q=q,
+                choices=choices,
+                types=BREAK_TYPES,
+                statuses=filters.STATUS_CHOICES,
+                severities=filters.SEVERITIES,
+                params=lambda **o: filters.to_params(q, **o),
+                reasons=wb.config.reason_codes,
+                threshold=wb.config.four_eyes_dollars,
+                sorts=list(filters.SORTS),
+            )
+
         return run(request, user, work)
 
     @app.get("/breaks/export.{fmt}")
@@ -194,13 +254,21 @@ def create_app(workbench: Workbench | Callable[[], Workbench] | None = None,
             q = _query(request)
             rows = bench().export_rows(user.name, q)
             name = f"breaks_{q.as_of.isoformat()}.{fmt}"
-            disposition = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+            disposition = {
+                "Content-Disposition": f'attachment; filename="{name}"',
+                "Cache-Control": "no-store",
+            }
             if fmt == "csv":
-                return Response(export.to_csv(rows, q.as_of), media_type="text/csv; charset=utf-8",
-                                headers=disposition)
+                return Response(
+                    export.to_csv(rows, q.as_of), media_type="text/csv; charset=utf-8", headers=disposition
+                )
             title = f"AM Cash breaks, {filters.to_params(q) or 'unresolved'}, exported by {user.name}"
-            return Response(export.to_xlsx(rows, q.as_of, title), headers=disposition,
-                            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+            return Response(
+                export.to_xlsx(rows, q.as_of, title),
+                headers=disposition,
+                media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            )
+
         return run(request, user, work)
 
     @app.get("/breaks/{break_id}", response_class=HTMLResponse)
@@ -210,18 +278,43 @@ def create_app(workbench: Workbench | Callable[[], Workbench] | None = None,
             data = wb.detail(user.name, break_id)
             b = data["break"]
             drift = b["break_type"] == "TIMESTAMP_DRIFT"
-            sides = [(f, label, b.get(f"partner_{f}"), b.get(f"platform_{f}"), drift if compared is None else compared)
-                     for f, label, compared in FIELDS]
-            return page(request, "break.html.j2", user, d=data, b=b, sides=sides, reasons=wb.config.reason_codes,
-                        threshold=wb.config.four_eyes_dollars,
-                        collector=f"****{b['collector_last4']}" if b.get("collector_last4") else None)
+            sides = [
+                (
+                    f,
+                    label,
+                    b.get(f"partner_{f}"),
+                    b.get(f"platform_{f}"),
+                    drift if compared is None else compared,
+                )
+                for f, label, compared in FIELDS
+            ]
+            return page(
+                request,
+                "break.html.j2",
+                user,
+                d=data,
+                b=b,
+                sides=sides,
+                reasons=wb.config.reason_codes,
+                threshold=wb.config.four_eyes_dollars,
+                collector=f"****{b['collector_last4']}" if b.get("collector_last4") else None,
+            )
+
         return run(request, user, work)
 
     @app.get("/approvals", response_class=HTMLResponse)
     def approvals_page(request: Request, user: UserDep) -> Response:
-        return run(request, user, lambda: page(request, "approvals.html.j2", user,
-                                                requests=bench().approvals(user.name),
-                                                threshold=bench().config.four_eyes_dollars))
+        return run(
+            request,
+            user,
+            lambda: page(
+                request,
+                "approvals.html.j2",
+                user,
+                requests=bench().approvals(user.name),
+                threshold=bench().config.four_eyes_dollars,
+            ),
+        )
 
     @app.get("/audit", response_class=HTMLResponse)
     def audit_page(request: Request, user: UserDep) -> Response:
@@ -230,9 +323,12 @@ def create_app(workbench: Workbench | Callable[[], Workbench] | None = None,
     def _range(request: Request, default_days: int) -> tuple[date, date]:
         today = date.today()
         try:
-            end = date.fromisoformat(request.query_params.get("to") or (today - timedelta(days=1)).isoformat())
-            start = date.fromisoformat(request.query_params.get("from")
-                                       or (end - timedelta(days=default_days - 1)).isoformat())
+            end = date.fromisoformat(
+                request.query_params.get("to") or (today - timedelta(days=1)).isoformat()
+            )
+            start = date.fromisoformat(
+                request.query_params.get("from") or (end - timedelta(days=default_days - 1)).isoformat()
+            )
         except ValueError:
             raise ReconError("from and to must be dates YYYY-MM-DD") from None
         return start, end
@@ -243,26 +339,44 @@ def create_app(workbench: Workbench | Callable[[], Workbench] | None = None,
             start, end = _range(request, 14)
             wb = bench()
             cal = wb.nights(user.name, start, end)
-            return page(request, "nights.html.j2", user, cal=cal, start=start, end=end,
-                        reports=_reports_index(wb, cal))
+            return page(
+                request,
+                "nights.html.j2",
+                user,
+                cal=cal,
+                start=start,
+                end=end,
+                reports=_reports_index(wb, cal),
+            )
+
         return run(request, user, work)
 
     @app.get("/operations", response_class=HTMLResponse)
     def operations_page(request: Request, user: UserDep) -> Response:
         def work() -> Response:
             start, end = _range(request, 30)
-            return page(request, "operations.html.j2", user, rows=bench().operations(user.name, start, end),
-                        start=start, end=end, dag_id=bench().config.dag_id)
+            return page(
+                request,
+                "operations.html.j2",
+                user,
+                rows=bench().operations(user.name, start, end),
+                start=start,
+                end=end,
+                dag_id=bench().config.dag_id,
+            )
+
         return run(request, user, work)
 
     @app.get("/operations/rerun", response_class=HTMLResponse)
-    def rerun_confirm(request: Request, user: UserDep, sponsor: str, day: str, cascade: str = "",
-                      force: str = "1") -> Response:
+    def rerun_confirm(
+        request: Request, user: UserDep, sponsor: str, day: str, cascade: str = "", force: str = "1"
+    ) -> Response:
         def work() -> Response:
             wb = bench()
             wb.require(user.name, "resolver")
             conf = _rerun_conf(sponsor, day, force == "1", cascade == "1")
             return page(request, "rerun.html.j2", user, conf=conf, dag_id=wb.config.dag_id, started=None)
+
         return run(request, user, work)
 
     @app.post("/operations/rerun", response_class=HTMLResponse)
@@ -271,19 +385,35 @@ def create_app(workbench: Workbench | Callable[[], Workbench] | None = None,
         wb = bench()
         try:
             wb.require(user.name, "resolver")
-            conf = _rerun_conf(form.get("sponsor", ""), form.get("day", ""), form.get("force") == "1",
-                               form.get("cascade") == "1")
+            conf = _rerun_conf(
+                form.get("sponsor", ""),
+                form.get("day", ""),
+                form.get("force") == "1",
+                form.get("cascade") == "1",
+            )
         except ReconError as exc:
             return mapped(request, user, exc)
         base = airflow_base_url or f"{request.url.scheme}://{request.url.netloc}"
         try:
             started = await airflow_api.trigger(base, user.token, wb.config.dag_id, conf)
         except airflow_api.TriggerFailed as exc:
-            return page(request, "error.html.j2", user, 502, title="Airflow did not start the run",
-                        message=str(exc), login=None)
+            return page(
+                request,
+                "error.html.j2",
+                user,
+                502,
+                title="Airflow did not start the run",
+                message=str(exc),
+                login=None,
+            )
         try:
-            wb.record_rerun(user.name, conf["sponsors"][0], date.fromisoformat(conf["business_date"]),
-                            str(started.get("dag_run_id")), conf)
+            wb.record_rerun(
+                user.name,
+                conf["sponsors"][0],
+                date.fromisoformat(conf["business_date"]),
+                str(started.get("dag_run_id")),
+                conf,
+            )
         except ReconError as exc:
             return mapped(request, user, exc)
         return page(request, "rerun.html.j2", user, conf=conf, dag_id=wb.config.dag_id, started=started)
@@ -298,6 +428,7 @@ def create_app(workbench: Workbench | Callable[[], Workbench] | None = None,
             if not target.is_relative_to(root) or not target.is_file():
                 raise NotFound(f"no report {path}")
             return FileResponse(target)
+
         return run(request, user, work)
 
     # -- actions -----------------------------------------------------------------------------------
@@ -324,10 +455,13 @@ def create_app(workbench: Workbench | Callable[[], Workbench] | None = None,
         wb = bench()
         try:
             if action == "resolve":
-                msg = wb.resolve(user.name, [break_id], form.get("reason", ""), form.get("note", "")).sentence()
+                msg = wb.resolve(
+                    user.name, [break_id], form.get("reason", ""), form.get("note", "")
+                ).sentence()
             elif action == "reopen":
                 msg = wb.reopen(user.name, [break_id], form.get("reason", ""), form.get("note", "")).sentence(
-                    "reopened")
+                    "reopened"
+                )
             elif action == "comment":
                 wb.comment(user.name, break_id, form.get("note", ""))
                 msg = "comment added"

@@ -55,15 +55,18 @@ async def current_user(request: Request) -> User:
     """FastAPI dependency: the signed-in user, or 401."""
     token = request_token(request)
     if not token:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Sign in to Airflow first.",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "Sign in to Airflow first.", headers={"WWW-Authenticate": "Bearer"}
+        )
     resolve = getattr(request.app.state, "resolve_user", None) or airflow_user
     try:
         user = await resolve(token)
     except Exception:  # the auth manager raises jwt errors of several kinds: all mean "not signed in"
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED,
-                            "Your Airflow session is not valid (expired or signed out); sign in again.",
-                            headers={"WWW-Authenticate": "Bearer"}) from None
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "Your Airflow session is not valid (expired or signed out); sign in again.",
+            headers={"WWW-Authenticate": "Bearer"},
+        ) from None
     if user is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Sign in to Airflow first.")
     return User(name=str(user.get_name()), token=token)
@@ -101,11 +104,15 @@ def check_same_origin(request: Request) -> None:
     if origin and origin != "null":
         host = request.headers.get("host", "")
         if origin.split("://", 1)[-1] != host:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "request from another site refused (cross-site forgery)")
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, "request from another site refused (cross-site forgery)"
+            )
 
 
 def check_csrf(secret: bytes, user: User, submitted: str | None) -> None:
     """Refuse a state-changing request without this session's form token (403)."""
     if not submitted or not hmac.compare_digest(submitted, csrf_token(secret, user)):
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            "the form's security token is missing or out of date; reload the page and try again")
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "the form's security token is missing or out of date; reload the page and try again",
+        )

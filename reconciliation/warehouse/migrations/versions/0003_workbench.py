@@ -81,8 +81,10 @@ def upgrade() -> None:
         op.create_index("ix_recon_break_confirmation", "recon_break", ["confirmation_number"])
         op.create_index("ix_recon_run_current", "recon_run", ["is_current", "run_id"])
         op.execute(APPEND_ONLY)
-        op.execute("CREATE TRIGGER recon_audit_append_only BEFORE UPDATE OR DELETE ON recon_audit "
-                   "FOR EACH ROW EXECUTE FUNCTION recon_audit_append_only()")
+        op.execute(
+            "CREATE TRIGGER recon_audit_append_only BEFORE UPDATE OR DELETE ON recon_audit "
+            "FOR EACH ROW EXECUTE FUNCTION recon_audit_append_only()"
+        )
 
 
 def downgrade() -> None:
