@@ -10,6 +10,7 @@ pages work without it and load nothing from anywhere.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -484,7 +485,9 @@ def create_app(
         except ReconError as exc:
             return mapped(request, user, exc)
         verb = "approved: break resolved" if decision == "approve" else "refused: break stays open"
-        return back(request, form.get("back") or "/approvals", f"request {request_id} {verb} ({break_id})")
+        target = form.get("back") or ""
+        target = target if re.fullmatch(r"/breaks/\d+", target) else "/approvals"  # never off this site
+        return back(request, target, f"request {request_id} {verb} (break {break_id})")
 
     return app
 
