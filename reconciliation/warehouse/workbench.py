@@ -591,6 +591,16 @@ def attempts_between(conn: Connection, start: date, end: date) -> list[dict[str,
     ]
 
 
+def first_dates(conn: Connection) -> dict[str, date]:
+    """Each sponsor's first business date with an attempt; days before it are not missing, not begun."""
+    rows = conn.execute(
+        sa.select(recon_run.c.sponsor_code, sa.func.min(recon_run.c.business_date)).group_by(
+            recon_run.c.sponsor_code
+        )
+    ).all()
+    return {s: d for s, d in rows}
+
+
 def current_runs_of_sponsors(conn: Connection, sponsors_: Sequence[str]) -> list[dict[str, Any]]:
     """Every current run of these sponsors (for staleness: a re-run of an earlier day after them)."""
     return [

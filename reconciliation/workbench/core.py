@@ -139,6 +139,7 @@ class Workbench:
             sponsors = sorted({a["sponsor_code"] for a in attempts} | set(self.settings.sponsors))
             breaks = wh.open_breaks_by_day(conn, start, end)
             current = wh.current_runs_of_sponsors(conn, sponsors)
+            begun = wh.first_dates(conn)
             cells: dict[tuple[str, date], dict[str, Any]] = {}
             for a in attempts:  # ordered by version: the last one wins
                 cells[(a["sponsor_code"], a["business_date"])] = {"latest": a}
@@ -146,7 +147,9 @@ class Workbench:
             for s in sponsors:
                 for d in days:
                     cell = cells.setdefault((s, d), {"latest": None})
-                    cell["status"] = self._status(s, d, cell["latest"], breaks, current)
+                    first = begun.get(s)
+                    before = cell["latest"] is None and (first is None or d < first)
+                    cell["status"] = "none" if before else self._status(s, d, cell["latest"], breaks, current)
                     cell["breaks"], cell["at_stake"] = breaks.get((s, d), (0, Decimal("0.00")))
             return {"days": days, "sponsors": sponsors, "cells": cells}
 
