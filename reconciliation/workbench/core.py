@@ -36,6 +36,7 @@ class BreaksPage:
     total: int
     at_stake: Decimal
     query: wh.BreakQuery
+    choices: dict[str, list[str]]
 
     @property
     def pages(self) -> int:
@@ -88,7 +89,8 @@ class Workbench:
 
         def work(conn: Connection) -> BreaksPage:
             total, money = wh.totals(conn, query)
-            return BreaksPage(wh.page_of_breaks(conn, query), total, money, query)
+            choices = {"sponsors": wh.sponsors(conn), "assignees": wh.assignees(conn)}
+            return BreaksPage(wh.page_of_breaks(conn, query), total, money, query, choices)
 
         return self._read(user, work)
 
