@@ -15,6 +15,8 @@ import pytest
 from tests.workbench.conftest import THRESHOLD
 from tests.workbench.helpers import csrf, open_break, query, sign_in
 
+pytestmark = pytest.mark.airflow  # Airflow's auth manager and its metadata database sign the tokens
+
 HIGH = Decimal(THRESHOLD)
 GET_PAGES = [
     "/",

@@ -30,6 +30,7 @@ time.sleep(float(sys.argv[2]))
 """
 
 
+@pytest.mark.airflow
 def test_a_run_holding_the_duckdb_file_gets_a_clear_page_not_a_wait(
     client: Any, token: Any, warehouse: str
 ) -> None:
@@ -53,6 +54,7 @@ def test_a_run_holding_the_duckdb_file_gets_a_clear_page_not_a_wait(
     assert client.get("/breaks").status_code == 200
 
 
+@pytest.mark.airflow
 def test_the_workbench_does_not_block_a_writer_between_requests(
     client: Any, token: Any, warehouse: str
 ) -> None:
@@ -123,6 +125,7 @@ def test_the_audit_trail_has_no_update_or_delete_in_code() -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.airflow
 def test_on_postgresql_four_eyes_work_and_the_audit_trail_refuses_changes(
     pg_database: str, tmp_path: Path, token: Any
 ) -> None:
