@@ -137,8 +137,9 @@ def check_resolution(note: str, by: str, resolution: str) -> tuple[str, str, str
     return note, by, resolution
 
 
-def _resolve_rows(conn: Connection, rows: list[dict[str, Any]], note: str, by: str, resolution: str,
-                  now: datetime, zone: Zone) -> None:
+def resolve_rows(conn: Connection, rows: list[dict[str, Any]], note: str, by: str, resolution: str,
+                 now: datetime, zone: Zone) -> None:
+    """Mark breaks resolved and record the status change (callers hold the write lock)."""
     today = now.astimezone(zone.tz).date()
     for row in rows:
         conn.execute(recon_break.update().where(recon_break.c.break_id == row["break_id"]).values(
@@ -150,6 +151,39 @@ def _resolve_rows(conn: Connection, rows: list[dict[str, Any]], note: str, by: s
             "old_status": row["status"], "new_status": "RESOLVED",
             "old_resolution": row["resolution"], "resolution": resolution,
             "changed_by": by, "note": note} for row in rows])
+
+
+def reopen_rows(conn: Connection, rows: list[dict[str, Any]], note: str, by: str, now: datetime) -> None:
+    """Open resolved breaks again and record the status change (callers hold the write lock)."""
+    for row in rows:
+        conn.execute(recon_break.update().where(recon_break.c.break_id == row["break_id"]).values(
+            status="OPEN", resolution=None, resolved_by=None, resolved_date=None, note=note, updated_at=now))
+    if rows:
+        conn.execute(recon_break_event.insert(), [{
+            "break_id": row["break_id"], "run_id": None, "changed_at": now,
+            "old_status": row["status"], "new_status": "OPEN",
+            "old_resolution": row["resolution"], "resolution": None,
+            "changed_by": by, "note": note} for row in rows])
+
+
+def resolvable(conn: Connection, break_id: int) -> dict[str, Any]:
+    """A break a person may resolve: current and not yet resolved.
+
+    Raises:
+        ReconError: the break does not exist, belongs to a superseded version
+            (the message names the current one), or is already resolved.
+    """
+    row = get_break(conn, break_id)
+    if not row["is_current"]:
+        twin = _current_twin(conn, row["break_key"])
+        hint = f"; its current version is break {twin}" if twin else \
+            "; the current version of its day no longer raises it"
+        raise ReconError(f"break {break_id} belongs to superseded version {row['version']} of "
+                         f"{row['sponsor_code']} {row['business_date']}{hint}")
+    if row["status"] == "RESOLVED":
+        raise ReconError(f"break {break_id} is already resolved ({row['resolution']} by "
+                         f"{row['resolved_by']} on {row['resolved_date']})")
+    return row
 
 
 def resolve(engine: Engine, break_ids: list[int], *, note: str, by: str,
@@ -167,20 +201,8 @@ def resolve(engine: Engine, break_ids: list[int], *, note: str, by: str,
         raise ReconError("name at least one break to resolve")
     now = now or datetime.now(UTC)
     with write_transaction(engine) as conn:
-        rows = []
-        for break_id in ids:
-            row = get_break(conn, break_id)
-            if not row["is_current"]:
-                twin = _current_twin(conn, row["break_key"])
-                hint = f"; its current version is break {twin}" if twin else \
-                    "; the current version of its day no longer raises it"
-                raise ReconError(f"break {break_id} belongs to superseded version {row['version']} of "
-                                 f"{row['sponsor_code']} {row['business_date']}{hint}")
-            if row["status"] == "RESOLVED":
-                raise ReconError(f"break {break_id} is already resolved ({row['resolution']} by "
-                                 f"{row['resolved_by']} on {row['resolved_date']})")
-            rows.append(row)
-        _resolve_rows(conn, rows, note, by, resolution, now, zone or parse_zone("EST"))
+        rows = [resolvable(conn, break_id) for break_id in ids]
+        resolve_rows(conn, rows, note, by, resolution, now, zone or parse_zone("EST"))
     return ids
 
 
@@ -205,6 +227,6 @@ def resolve_matching(engine: Engine, flt: BreakFilter, *, note: str, by: str,
             recon_break.c.break_id, recon_break.c.status, recon_break.c.resolution,
         ).where(*flt.where()).order_by(recon_break.c.break_id)).mappings()]
         if not dry_run:
-            _resolve_rows(conn, rows, note, by, resolution, now or datetime.now(UTC),
+            resolve_rows(conn, rows, note, by, resolution, now or datetime.now(UTC),
                           zone or parse_zone("EST"))
     return [r["break_id"] for r in rows]

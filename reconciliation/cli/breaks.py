@@ -10,20 +10,25 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
 from reconciliation import breaks as workflow
-from reconciliation.cli.common import add_common, parse_date, settings_from_args, sponsor_code
+from reconciliation.cli.common import CONFIG_ENV, add_common, parse_date, settings_from_args, sponsor_code
 from reconciliation.errors import ReconError
 from reconciliation.pipeline import warehouse
 from reconciliation.reports.columns import BREAK_FIELDS, FIELD_NAMES, cell_text, money_sum
 from reconciliation.reports.html import money
-from reconciliation.warehouse.schema import BREAK_TYPES
+from reconciliation.warehouse.schema import BREAK_TYPES, recon_break
+from reconciliation.workbench import config as wconfig
+from reconciliation.workbench import service
+from reconciliation.workbench.store import Store
 
 
 def _upper(text: str) -> str:
@@ -70,6 +75,16 @@ def register(subparsers: Any) -> None:
     resolver.add_argument("--dry-run", action="store_true", help="bulk: list what would be resolved")
     add_common(resolver)
     resolver.set_defaults(func=resolve_command)
+
+    for verb, helptext in (("approve", "approve a resolution waiting for a second person (four eyes)"),
+                           ("refuse", "refuse a resolution waiting for approval; the break stays open")):
+        decider = actions.add_parser(verb, help=helptext, description=helptext.capitalize() + ".")
+        decider.add_argument("request_id", type=int, metavar="REQUEST")
+        decider.add_argument("--by", required=True, metavar="NAME",
+                             help="who decides (never the person who asked)")
+        decider.add_argument("--note", required=verb == "refuse", default=None, help="why")
+        add_common(decider)
+        decider.set_defaults(func=decide_command, approve=verb == "approve")
 
 
 def _filters(parser: argparse.ArgumentParser) -> None:
@@ -135,24 +150,53 @@ def show_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _workbench_settings(args: argparse.Namespace) -> tuple[Any, Any]:
+    """Settings and the ``workbench:`` section (four-eyes threshold) of the configuration."""
+    path = args.config or os.environ.get(CONFIG_ENV) or None
+    settings, config = wconfig.load(path)
+    return wconfig.with_warehouse(settings, getattr(args, "warehouse", None)), config
+
+
 def resolve_command(args: argparse.Namespace) -> int:
-    """Resolve breaks by id or in bulk; prints what was resolved."""
-    settings = settings_from_args(args)
+    """Resolve breaks by id or in bulk, through the workbench's rules (four eyes, audit); prints the outcome.
+
+    Breaks whose money at stake reaches the ``workbench.four_eyes_dollars``
+    threshold are not resolved but wait for ``recon breaks approve`` by
+    another person, exactly as in the workbench.
+    """
+    settings, config = _workbench_settings(args)
     bulk = args.filter_type is not None
     if bulk == bool(args.break_ids):
         raise ReconError("name break ids, or use --filter-type with --date for a bulk resolve (not both)")
     if not bulk and (args.date or args.sponsor or args.dry_run):
         raise ReconError("--date, --sponsor and --dry-run go with --filter-type (the bulk form)")
-    engine = warehouse(settings)
-    if bulk:
-        flt = workflow.BreakFilter(args.date, args.sponsor, args.filter_type)
-        ids = workflow.resolve_matching(engine, flt, note=args.note, by=args.by, resolution=args.resolution,
-                                        zone=settings.timezone, dry_run=args.dry_run)
-        verb = "would resolve" if args.dry_run else "resolved"
-    else:
-        ids = workflow.resolve(engine, args.break_ids, note=args.note, by=args.by,
-                               resolution=args.resolution, zone=settings.timezone)
-        verb = "resolved"
-    listed = ", ".join(str(i) for i in ids) if ids else "nothing to resolve"
-    print(f"{verb} {len(ids)} break{'s' if len(ids) != 1 else ''}: {listed}")
+    if bulk and args.date is None:
+        raise ReconError("a bulk resolve needs --date; resolve other days one date at a time")
+    store = Store(settings.warehouse_url)
+    with store.write() as conn:
+        ids = list(args.break_ids)
+        if bulk:
+            flt = workflow.BreakFilter(args.date, args.sponsor, args.filter_type)
+            ids = list(conn.execute(sa.select(recon_break.c.break_id).where(*flt.where()).order_by(
+                recon_break.c.break_id)).scalars())
+            if args.dry_run or not ids:
+                listed = ", ".join(str(i) for i in ids) if ids else "nothing to resolve"
+                print(f"{'would resolve' if args.dry_run else 'resolved'} {len(ids)} "
+                      f"break{'s' if len(ids) != 1 else ''}: {listed}")
+                return 0
+        outcome = service.resolve(conn, ids, by=args.by, reason=args.resolution, note=args.note,
+                                  threshold=config.four_eyes_dollars, zone=settings.timezone,
+                                  now=datetime.now(UTC), source="cli")
+    print(outcome.sentence("resolved"))
+    return 0
+
+
+def decide_command(args: argparse.Namespace) -> int:
+    """Approve or refuse a resolution request (never one's own); prints what happened."""
+    settings, _ = _workbench_settings(args)
+    with Store(settings.warehouse_url).write() as conn:
+        break_id = service.decide(conn, args.request_id, by=args.by, approve=args.approve, note=args.note,
+                                  zone=settings.timezone, now=datetime.now(UTC), source="cli")
+    print(f"request {args.request_id} {'approved: break' if args.approve else 'refused: break'} {break_id} "
+          f"{'resolved' if args.approve else 'stays open'}")
     return 0
