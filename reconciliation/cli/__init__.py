@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import gc
 import importlib
 import logging
@@ -139,10 +140,8 @@ def entry(argv: Sequence[str] | None = None) -> NoReturn:
         atexit._run_exitfuncs()  # logging.shutdown and every library's own handlers
     finally:
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(OSError, ValueError):  # a closed pipe (``recon ... | head``)
                 stream.flush()
-            except (OSError, ValueError):  # a closed pipe (``recon ... | head``): nothing to flush to
-                pass
         os._exit(status)
 
 
