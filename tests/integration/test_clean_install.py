@@ -40,8 +40,7 @@ def _data_files(root: Path) -> set[str]:
 
 
 def test_a_clean_install_generates_and_reconciles(tmp_path: Path) -> None:
-    if not UV.exists():
-        pytest.skip(f"uv is not installed beside {sys.executable}")
+    assert UV.exists(), f"uv is not installed beside {sys.executable} (make install puts it there)"
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
     python = venv / "bin" / "python"
