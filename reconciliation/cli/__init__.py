@@ -99,12 +99,12 @@ def release() -> None:
     Disposing checkpoints and unlocks a DuckDB file now rather than whenever
     interpreter teardown gets to it.
     """
-    try:
-        from reconciliation.warehouse.db import dispose_all
-
-        dispose_all()
-    except Exception:  # cleanup must never turn a finished command into a failure
-        logging.getLogger(__name__).exception("closing the warehouse engines failed")
+    db = sys.modules.get("reconciliation.warehouse.db")  # not loaded: no engine to close (--help)
+    if db is not None:
+        try:
+            db.dispose_all()
+        except Exception:  # cleanup must never turn a finished command into a failure
+            logging.getLogger(__name__).exception("closing the warehouse engines failed")
     gc.collect()
 
 
