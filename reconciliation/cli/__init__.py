@@ -9,12 +9,16 @@ print as one sentence; nothing prints a traceback.
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
+import gc
 import importlib
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from reconciliation.errors import ReconError
 
@@ -89,5 +93,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
 
 
+def release() -> None:
+    """Close what holds database objects: every cached engine (and its DuckDB file), then collect.
+
+    Disposing checkpoints and unlocks a DuckDB file now rather than whenever
+    interpreter teardown gets to it.
+    """
+    db = sys.modules.get("reconciliation.warehouse.db")  # not loaded: no engine to close (--help)
+    if db is not None:
+        try:
+            db.dispose_all()
+        except Exception:  # cleanup must never turn a finished command into a failure
+            logging.getLogger(__name__).exception("closing the warehouse engines failed")
+    gc.collect()
+
+
+def _status(exc: SystemExit) -> int:
+    """The exit status a ``SystemExit`` stands for (as the interpreter would compute it)."""
+    if exc.code is None:
+        return EXIT_OK
+    if isinstance(exc.code, int):
+        return exc.code
+    sys.stderr.write(f"{exc.code}\n")
+    return EXIT_FAILURE
+
+
+def entry(argv: Sequence[str] | None = None) -> NoReturn:
+    """The ``recon`` executable: run :func:`main`, close everything, and end the process.
+
+    duckdb 2.0 is built with nanobind, whose leak check prints some forty
+    ``nanobind: leaked ... instances!`` lines at interpreter teardown once
+    Great Expectations' stack has been loaded beside DuckDB, even after every
+    engine is disposed and nothing in Python refers to DuckDB objects any
+    more (docs/decisions.md, "Ending the process"). So, after closing the
+    engines, the process runs the ``atexit`` handlers, flushes its streams and
+    ends with ``os._exit``, skipping a teardown that has nothing left to do —
+    the same way Airflow's task runner ends its task processes. :func:`main`
+    itself only returns, so tests and other callers can use it in-process.
+    """
+    try:
+        status = main(argv)
+    except SystemExit as exc:  # usage errors and --help
+        status = _status(exc)
+    release()
+    try:
+        atexit._run_exitfuncs()  # logging.shutdown and every library's own handlers
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):  # a closed pipe (``recon ... | head``)
+                stream.flush()
+        os._exit(status)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    entry()

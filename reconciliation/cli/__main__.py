@@ -1,5 +1,5 @@
-"""``python -m reconciliation.cli`` runs the ``recon`` command."""
+"""``python -m reconciliation.cli`` runs the ``recon`` command (the same exit path as the executable)."""
 
-from reconciliation.cli import main
+from reconciliation.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -128,8 +128,11 @@ def write_expected(folder: Path, name: str, header: list[str], rows: list[tuple]
         writer.writerows(rows)
 
 
+#: The columns a golden case pins, money included: miles of each side (empty: no record on that
+#: side) and delta_dollars (platform − partner dollars, a missing side counting zero; see
+#: docs/decisions.md "Breaks"). Each expected value is written here by hand from the spec.
 BREAK_HEADER = ["sponsor_code", "business_date", "break_type", "side", "txn_type",
-                "confirmation_number", "status"]
+                "confirmation_number", "status", "partner_miles", "platform_miles", "delta_dollars"]
 
 
 def case(name: str, days: list[Day], breaks: list[tuple], note: str,
@@ -159,10 +162,10 @@ def build() -> None:
     case("key_match", [Day(platform=[a], partner=[b])], [],
          "§4.2: equal (txn_type, confirmation_number) pair; no break.")
     case("missing_on_platform", [Day(partner=[Rec(conf="M1")])],
-         [("ABCD", D1, "MISSING_ON_PLATFORM", "PARTNER", "REDEEM", "M1", "PENDING")],
+         [("ABCD", D1, "MISSING_ON_PLATFORM", "PARTNER", "REDEEM", "M1", "PENDING", 95, "", "-10.00")],
          "§4.7: a successful partner record with no platform record, raised PENDING.")
     case("missing_at_partner", [Day(platform=[Rec(conf="M2")])],
-         [("ABCD", D1, "MISSING_AT_PARTNER", "PLATFORM", "REDEEM", "M2", "PENDING")],
+         [("ABCD", D1, "MISSING_AT_PARTNER", "PLATFORM", "REDEEM", "M2", "PENDING", "", 95, "10.00")],
          "§4.7: a platform record with no partner record, raised PENDING.")
     case("declined", [Day(partner=[Rec(code="0051", trace="000000000002"),
                                    Rec(code="0065", trace="000000000003")])], [],
@@ -170,8 +173,8 @@ def build() -> None:
     a, b = m("K1")
     case("duplicate", [Day(platform=[a, Rec(conf="K1", time="12:05:00")],
                            partner=[b, Rec(conf="K1", time="12:05:00")])],
-         [("ABCD", D1, "DUPLICATE", "PARTNER", "REDEEM", "K1", "OPEN"),
-          ("ABCD", D1, "DUPLICATE", "PLATFORM", "REDEEM", "K1", "OPEN")],
+         [("ABCD", D1, "DUPLICATE", "PARTNER", "REDEEM", "K1", "OPEN", 95, "", "-10.00"),
+          ("ABCD", D1, "DUPLICATE", "PLATFORM", "REDEEM", "K1", "OPEN", "", 95, "10.00")],
          "§4.1: the later record with the same (txn_type, confirmation) is a DUPLICATE on its side.")
     case("fallback_match", [Day(
         platform=[Rec(conf="F1", time="12:03:00", trace="000000000777"),
@@ -183,7 +186,7 @@ def build() -> None:
     case("unknown_outcome_not_refunded", [Day(
         platform=[Rec(conf="U1", trace="000000000005")],
         partner=[Rec(conf="", code="", trace="000000000005")])],
-        [("ABCD", D1, "MISSING_AT_PARTNER", "PLATFORM", "REDEEM", "U1", "PENDING")],
+        [("ABCD", D1, "MISSING_AT_PARTNER", "PLATFORM", "REDEEM", "U1", "PENDING", "", 95, "10.00")],
         "§4.4: the POS got no response and the platform did not refund: miles taken, no discount.")
     case("unknown_outcome_auto_refunded", [Day(
         platform=[Rec(conf="U2", trace="000000000006"),
@@ -198,18 +201,18 @@ def build() -> None:
     case("system_refund_of_paired_redeem", [Day(
         platform=[a, Rec(txn="REVERSE", conf="S4", orig="K4", origin="SYSTEM", time="12:20:00")],
         partner=[b])],
-        [("ABCD", D1, "MISSING_AT_PARTNER", "PLATFORM", "REVERSE", "S4", "PENDING")],
+        [("ABCD", D1, "MISSING_AT_PARTNER", "PLATFORM", "REVERSE", "S4", "PENDING", "", 95, "10.00")],
         "§4.7: miles refunded although the discount was given.")
     case("amount_mismatch", [Day(platform=[Rec(conf="A1", units=2)], partner=[Rec(conf="A1", units=3)])],
-         [("ABCD", D1, "AMOUNT_MISMATCH", "BOTH", "REDEEM", "A1", "OPEN")],
+         [("ABCD", D1, "AMOUNT_MISMATCH", "BOTH", "REDEEM", "A1", "OPEN", 285, 190, "-10.00")],
          "§4.6: a pair whose units, miles or dollars differ.")
     case("timestamp_drift", [Day(platform=[Rec(conf="T1", time="12:00:00")],
                                  partner=[Rec(conf="T1", time="12:30:00")])],
-         [("ABCD", D1, "TIMESTAMP_DRIFT", "BOTH", "REDEEM", "T1", "OPEN")],
+         [("ABCD", D1, "TIMESTAMP_DRIFT", "BOTH", "REDEEM", "T1", "OPEN", 95, 95, "0.00")],
          "§4.6: a KEY pair whose times differ by more than the tolerance.")
     a, b = m("R1", txn="REVERSE", orig="NOPE")
     case("orphan_reversal", [Day(platform=[a], partner=[b])],
-         [("ABCD", D1, "ORPHAN_REVERSAL", "PLATFORM", "REVERSE", "R1", "OPEN")],
+         [("ABCD", D1, "ORPHAN_REVERSAL", "PLATFORM", "REVERSE", "R1", "OPEN", "", 95, "10.00")],
          "§4.8: a REVERSE whose REDEEM is found nowhere.")
     a, b = m("L1")
     c, d = m("L2", txn="REVERSE", orig="L1", time="09:00:00")
@@ -217,23 +220,23 @@ def build() -> None:
     g, h = m("L4", txn="REVERSE", orig="L3", time="02:30:00")
     case("late_reversal", [Day(platform=[a, e], partner=[b, f]),
                            Day(day=D2, platform=[g, c], partner=[h, d])],
-         [("ABCD", D2, "LATE_REVERSAL", "PLATFORM", "REVERSE", "L2", "OPEN")],
+         [("ABCD", D2, "LATE_REVERSAL", "PLATFORM", "REVERSE", "L2", "OPEN", "", 95, "10.00")],
          "§4.8: a REVERSE after D+1 03:00 of its REDEEM's business day is late (found in warehouse "
          "history); one at 02:30 is in time.")
     a, b = m("D1")
     c, d = m("D2", txn="REVERSE", orig="D1", time="12:10:00")
     e, f = m("D3", txn="REVERSE", orig="D1", time="12:20:00")
     case("double_reversal", [Day(platform=[a, c, e], partner=[b, d, f])],
-         [("ABCD", D1, "DOUBLE_REVERSAL", "PLATFORM", "REVERSE", "D3", "OPEN")],
+         [("ABCD", D1, "DOUBLE_REVERSAL", "PLATFORM", "REVERSE", "D3", "OPEN", "", 95, "10.00")],
          "§4.8: every REVERSE of a REDEEM after the first (by time) is a DOUBLE_REVERSAL.")
     a, b = m("V1", units=3)
     c, d = m("V2", txn="REVERSE", orig="V1", time="12:10:00", units=1)
     case("reversal_mismatch", [Day(platform=[a, c], partner=[b, d])],
-         [("ABCD", D1, "REVERSAL_MISMATCH", "PLATFORM", "REVERSE", "V2", "OPEN")],
+         [("ABCD", D1, "REVERSAL_MISMATCH", "PLATFORM", "REVERSE", "V2", "OPEN", "", 95, "10.00")],
          "§4.8: a REVERSE whose miles differ from its REDEEM's.")
     a, b = m("C1", units=2, miles=200)
     case("conversion_error", [Day(platform=[a], partner=[b])],
-         [("ABCD", D1, "CONVERSION_ERROR", "PLATFORM", "REDEEM", "C1", "OPEN")],
+         [("ABCD", D1, "CONVERSION_ERROR", "PLATFORM", "REDEEM", "C1", "OPEN", "", 200, "0.00")],
          "§4.9: miles ≠ units × 95 (checked once, on the platform record).")
     big = "4000999988887777"
     pairs_a = [m(f"X{i}", units=20, dollars="200.00", miles=1900, collector=big,
@@ -244,16 +247,16 @@ def build() -> None:
         Day(sponsor="ABCD", platform=[p[0] for p in pairs_a], partner=[p[1] for p in pairs_a]),
         Day(sponsor="EFGH", platform=[p[0] for p in pairs_b], partner=[p[1] for p in pairs_b]),
         Day(sponsor="ABCD", day=D2), Day(sponsor="EFGH", day=D2)],
-        [("EFGH", D1, "DAILY_LIMIT_EXCEEDED", "PLATFORM", "REDEEM", "Y1", "OPEN")],
+        [("EFGH", D1, "DAILY_LIMIT_EXCEEDED", "PLATFORM", "REDEEM", "Y1", "OPEN", "", 1900, "50.00")],
         "§4.10: $400 at each of two sponsors in one limit day; the REDEEM that crosses $750 (in time "
         "order, over both sponsors) carries the break, raised once both dates are covered.")
     case("carry_forward_resolved", [
         Day(partner=[Rec(conf="N1", time="23:58:00")]),
         Day(day=D2, platform=[Rec(conf="N1", time="00:02:00")])],
-        [("ABCD", D1, "MISSING_ON_PLATFORM", "PARTNER", "REDEEM", "N1", "RESOLVED")],
+        [("ABCD", D1, "MISSING_ON_PLATFORM", "PARTNER", "REDEEM", "N1", "RESOLVED", 95, "", "-10.00")],
         "§5: a record pending on D matches in D+1's file: RESOLVED (MATCHED_LATER).")
     case("carry_forward_opens", [Day(partner=[Rec(conf="N2")]), Day(day=D2)],
-         [("ABCD", D1, "MISSING_ON_PLATFORM", "PARTNER", "REDEEM", "N2", "OPEN")],
+         [("ABCD", D1, "MISSING_ON_PLATFORM", "PARTNER", "REDEEM", "N2", "OPEN", 95, "", "-10.00")],
          "§5: still unmatched at the end of D+grace_days: OPEN.")
     a, b = m("S1")
     folder_days = [Day(platform=[Rec(conf="OLD")], partner=[Rec(conf="OLD2")]),

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from reconciliation.config import Settings
 from reconciliation.warehouse.db import engine_for
+from tests.conftest import require_service
 from tests.unit.reports.seed import seed
 
 PG_ADMIN_URL = os.environ.get("RECON_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -85,13 +86,9 @@ class PgDatabases:
 
 @pytest.fixture(scope="session")
 def pg_seed() -> Iterator[tuple[PgDatabases, str, dict[str, Any]]]:
-    """A seeded template database on the local PostgreSQL server (fails if the server is down)."""
-    try:
-        dbs = PgDatabases()
-        with dbs.admin.connect():
-            pass
-    except sa.exc.OperationalError:
-        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}; run scripts/services.sh")
+    """A seeded template database on the local PostgreSQL server (skipped when it is down, failed in CI)."""
+    require_service("postgres")
+    dbs = PgDatabases()
     try:
         template = dbs.create()
         facts = seed(dbs.url(template))
@@ -108,7 +105,7 @@ def _shared(duckdb_seed: Seeded, tmp_path_factory: pytest.TempPathFactory) -> di
     return {"duckdb": Seeded(f"duckdb:///{path}", duckdb_seed.facts)}
 
 
-@pytest.fixture(scope="session", params=["duckdb", "postgres"])
+@pytest.fixture(scope="session", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def seeded(request: pytest.FixtureRequest, _shared: dict[str, Seeded]) -> Seeded:
     """A seeded warehouse on each backend that tests only read."""
     if request.param == "duckdb":
@@ -119,7 +116,7 @@ def seeded(request: pytest.FixtureRequest, _shared: dict[str, Seeded]) -> Seeded
     return _shared["postgres"]
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def mutable(request: pytest.FixtureRequest, duckdb_seed: Seeded, tmp_path: Path) -> Iterator[Seeded]:
     """A private copy of the seeded warehouse that a test may change."""
     if request.param == "duckdb":
