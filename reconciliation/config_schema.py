@@ -29,6 +29,7 @@ from reconciliation.errors import ConfigError
 from reconciliation.keys import KEY_ENV
 from reconciliation.quality.policy import QualityPolicy
 from reconciliation.validated import Strict, StrictConfig
+from reconciliation.workbench.policy import WorkbenchConfig
 from reconciliation.zones import FIXED_EST, Zone, parse_zone
 
 DEFAULT_WAREHOUSE = "duckdb:///var/warehouse.duckdb"
@@ -249,7 +250,7 @@ class ReportSettings(Strict):
 
 
 #: Sections that may be written empty (``sponsors:`` with nothing under it).
-_SECTIONS = ("hash_key", "sponsors", "profiles", "validation", "notifications", "reports")
+_SECTIONS = ("hash_key", "sponsors", "profiles", "validation", "notifications", "reports", "workbench")
 
 
 class SettingsFile(Strict):
@@ -272,6 +273,7 @@ class SettingsFile(Strict):
     validation: QualityPolicy = Field(default_factory=QualityPolicy)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
+    workbench: WorkbenchConfig = Field(default_factory=WorkbenchConfig)
 
     @model_validator(mode="before")
     @classmethod

@@ -7,9 +7,9 @@ code, and PostgreSQL refuses both with a trigger); ``recon_assignment``, who
 owns a break (by ``break_key``, so ownership survives a re-run); and
 ``recon_approval``, resolutions waiting for a second person (four eyes).
 
-The tables are defined on the shared ``metadata`` so ``ensure_schema``
-creates them once this module is imported; ``ensure_tables`` creates them
-on a warehouse made before the workbench existed.
+The tables are defined on the shared ``metadata`` so the migrations test
+compares them with ``0003_workbench``; a warehouse made before the
+workbench gets them from ``recon db upgrade``.
 """
 
 from __future__ import annotations
@@ -89,33 +89,9 @@ sa.Index("ix_recon_break_status_date", recon_break.c.status, recon_break.c.busin
 sa.Index("ix_recon_break_confirmation", recon_break.c.confirmation_number).ddl_if(dialect="postgresql")
 
 #: PostgreSQL refuses to change or delete audit rows (the same DDL as migration 0003).
-APPEND_ONLY_FUNCTION = """
-CREATE OR REPLACE FUNCTION recon_audit_append_only() RETURNS trigger AS $$
-BEGIN
-  RAISE EXCEPTION 'recon_audit is append-only: % is refused', TG_OP;
-END;
-$$ LANGUAGE plpgsql
-"""
-APPEND_ONLY_TRIGGER = (
-    "CREATE TRIGGER recon_audit_append_only BEFORE UPDATE OR DELETE ON recon_audit "
-    "FOR EACH ROW EXECUTE FUNCTION recon_audit_append_only()"
-)
 SEVERITY_ORDER = sa.case({"HIGH": 0, "MEDIUM": 1, "LOW": 2}, value=recon_break.c.severity, else_=9)
 STATUS_ORDER = sa.case({"OPEN": 0, "PENDING": 1, "RESOLVED": 2}, value=recon_break.c.status, else_=9)
 AT_STAKE = sa.func.abs(sa.func.coalesce(recon_break.c.delta_dollars, 0))
-
-
-def ensure_tables(conn: Connection) -> None:
-    """Create the workbench tables that are missing (callers hold the write lock)."""
-    metadata.create_all(conn, tables=list(WORKBENCH_TABLES), checkfirst=True)
-    if (
-        conn.dialect.name == "postgresql"
-        and not conn.execute(
-            sa.text("SELECT 1 FROM pg_trigger WHERE tgname = 'recon_audit_append_only'")
-        ).first()
-    ):
-        conn.execute(sa.text(APPEND_ONLY_FUNCTION))
-        conn.execute(sa.text(APPEND_ONLY_TRIGGER))
 
 
 def tables_exist(conn: Connection) -> bool:

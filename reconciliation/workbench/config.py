@@ -1,10 +1,11 @@
 """The ``workbench:`` section of the configuration file: roles, the four-eyes threshold, reason codes.
 
-Kept in its own small pydantic model and read from the same YAML file (and
-the environment) so it can be folded into the project's settings model as
-one field. Roles nest: an approver may also resolve, a resolver may also
-read. A user the mapping does not name gets ``default_role`` (none by
-default: an Airflow login alone does not open the workbench).
+The model is ``workbench.policy.WorkbenchConfig``, a field of the settings
+model (so every command refuses a misspelt workbench key); this module adds
+the environment's overrides, which only the workbench and ``recon breaks``
+read. Roles nest: an approver may also resolve, a resolver may also read.
+A user the mapping does not name gets ``default_role`` (none by default:
+an Airflow login alone does not open the workbench).
 """
 
 from __future__ import annotations
@@ -12,67 +13,23 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import replace
-from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
 from reconciliation.config import Settings, load_settings, settings_from_dict
 from reconciliation.errors import ConfigError
+from reconciliation.workbench.policy import DEFAULT_REASONS, RANK, Role, WorkbenchConfig
 
-Role = Literal["viewer", "resolver", "approver"]
-RANK = {"viewer": 1, "resolver": 2, "approver": 3}
+__all__ = ["DEFAULT_REASONS", "RANK", "Role", "WorkbenchConfig", "load", "with_warehouse",
+           "workbench_from_dict"]
+
 #: Environment overrides: ``RECON_WORKBENCH_ROLES="alice:resolver,bob:approver"`` and the threshold.
 ROLES_ENV = "RECON_WORKBENCH_ROLES"
 THRESHOLD_ENV = "RECON_WORKBENCH_FOUR_EYES_DOLLARS"
 CONFIG_ENV = "RECON_CONFIG"
-
-DEFAULT_REASONS = (
-    "RESOLVED_BY_USER",
-    "WRITTEN_OFF",
-    "PARTNER_CORRECTED",
-    "PLATFORM_CORRECTED",
-    "REFUNDED_TO_COLLECTOR",
-    "DUPLICATE_CONFIRMED",
-    "TIMING_ONLY",
-    "NOT_A_BREAK",
-)
-
-
-class WorkbenchConfig(BaseModel):
-    """Validated ``workbench:`` settings."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    roles: dict[str, Role] = Field(default_factory=dict)
-    default_role: Role | None = None
-    four_eyes_dollars: Decimal = Decimal("500.00")
-    reason_codes: tuple[str, ...] = DEFAULT_REASONS
-    dag_id: str = "amcash_reconciliation"
-    page_size: int = Field(default=50, ge=10, le=500)
-
-    @field_validator("reason_codes")
-    @classmethod
-    def _codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        from reconciliation.breaks import RESOLUTION_CODE, RUN_RESOLUTIONS
-
-        bad = [c for c in value if not RESOLUTION_CODE.match(c) or c in RUN_RESOLUTIONS]
-        if bad or not value:
-            raise ValueError(
-                f"reason codes must be upper-case codes of at most 32 letters, digits or _: {bad}"
-            )
-        return value
-
-    def role_of(self, user: str) -> str | None:
-        """The user's role, or None when the user has none."""
-        return self.roles.get(user, self.default_role)
-
-    def may(self, user: str, needed: str) -> bool:
-        """Whether the user's role is at least ``needed``."""
-        role = self.role_of(user)
-        return role is not None and RANK[role] >= RANK[needed]
 
 
 def workbench_from_dict(raw: Any, env: Mapping[str, str] | None = None) -> WorkbenchConfig:
@@ -121,7 +78,7 @@ def load(path: str | Path | None = None) -> tuple[Settings, WorkbenchConfig]:
         raise ConfigError(f"configuration file {file} is not valid YAML") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"configuration file {file} must hold a mapping of settings")
-    section = raw.pop("workbench", None)
+    section = raw.get("workbench")
     try:
         settings = settings_from_dict(raw, base_dir=file.resolve().parent)
         return settings, workbench_from_dict(section)

@@ -19,7 +19,6 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
 from reconciliation.errors import ReconError
-from reconciliation.warehouse import workbench as tables
 from reconciliation.warehouse.db import engine_for, ensure_schema, write_transaction
 
 BUSY = "a reconciliation run is writing the warehouse; try again in a minute"
@@ -72,8 +71,6 @@ class Store:
         with self._opened(read_only=False) as engine:
             try:
                 ensure_schema(engine)
-                with write_transaction(engine) as conn:
-                    tables.ensure_tables(conn)
             except (sa.exc.DBAPIError, ReconError) as exc:
                 if _is_lock_error(exc):
                     raise WarehouseBusy() from None
