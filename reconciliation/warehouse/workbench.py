@@ -87,8 +87,8 @@ sa.Index("ix_recon_break_status_date", recon_break.c.status, recon_break.c.busin
     dialect="postgresql"
 )
 sa.Index("ix_recon_break_confirmation", recon_break.c.confirmation_number).ddl_if(dialect="postgresql")
+sa.Index("ix_recon_run_current", recon_run.c.is_current, recon_run.c.run_id).ddl_if(dialect="postgresql")
 
-#: PostgreSQL refuses to change or delete audit rows (the same DDL as migration 0003).
 SEVERITY_ORDER = sa.case({"HIGH": 0, "MEDIUM": 1, "LOW": 2}, value=recon_break.c.severity, else_=9)
 STATUS_ORDER = sa.case({"OPEN": 0, "PENDING": 1, "RESOLVED": 2}, value=recon_break.c.status, else_=9)
 AT_STAKE = sa.func.abs(sa.func.coalesce(recon_break.c.delta_dollars, 0))
