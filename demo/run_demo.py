@@ -103,6 +103,8 @@ def write_config(server: Any, key: Path) -> Path:
         "sponsors": {"ABCD": {}, "EFGH": {}, CSV_SPONSOR: {"partner_profile": "csv_cents"}},
         "sftp": {"conn_id": "amcash_sftp", "inbox_dir": "/inbox", "outbox_dir": "/outbox",
                  "known_hosts": str(server.known_hosts)},
+        # The workbench's two demo users: fiona resolves, admin approves above $100 (four eyes).
+        "workbench": {"roles": {"admin": "approver", "fiona": "resolver"}, "four_eyes_dollars": "100.00"},
     }, sort_keys=False))
     return config
 

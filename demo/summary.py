@@ -81,7 +81,14 @@ def report(var: Path, night: Path, sponsors: list[str], days: list[date], outbox
     warehouse = var / "warehouse.duckdb"
     console.print(f"\n  query:   .venv/bin/python -c \"import duckdb; print(duckdb.connect('{warehouse}', "
                   "read_only=True).sql('select * from recon_run'))\"")
-    console.print(f"  browse:  AIRFLOW_HOME={var / 'airflow'} AIRFLOW__CORE__DAGS_FOLDER=dags "
-                  "AIRFLOW__CORE__PLUGINS_FOLDER=plugins AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True "
-                  ".venv/bin/airflow api-server -p 8080   (then http://127.0.0.1:8080)")
+    home = var / "airflow"
+    console.print("\nthe reconciliation workbench (finance's pages, inside Airflow's UI):")
+    command = [f"  AIRFLOW_HOME={home} AIRFLOW__CORE__DAGS_FOLDER=dags AIRFLOW__CORE__PLUGINS_FOLDER=plugins",
+               f"  AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlite:///{home / 'airflow.db'}",
+               "  AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=admin:admin,fiona:user",
+               f"  RECON_CONFIG={var / 'recon.yaml'} .venv/bin/airflow api-server -p 8080"]
+    console.print(" \\\n".join(command), soft_wrap=True, markup=False)
+    console.print("  then open http://127.0.0.1:8080 and choose \"Reconciliation\" in the navigation;")
+    console.print(f"  sign in as fiona (resolver) or admin (approver): passwords in "
+                  f"{home / 'simple_auth_manager_passwords.json.generated'}")
     return complete and equal
