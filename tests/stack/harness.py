@@ -53,6 +53,14 @@ USER = "admin"
 CONFIGURED = {"ABCD": {}, "EFGH": {}, "WXYZ": {"partner_profile": "csv_cents"}}
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 WORKERS = ("worker1", "worker2")
+#: Imported by each Celery worker before it forks its pool, so task processes (forked from the pool)
+#: inherit them instead of importing Great Expectations and Polars again for every task: on a busy
+#: 2-core machine that import alone is most of a task's minute. Speed only; nothing else changes.
+WORKER_PRELOAD = ("polars", "pyarrow", "great_expectations", "sqlalchemy", "paramiko",
+                  "reconciliation.pipeline", "reconciliation.quality.gate", "reconciliation.transfer",
+                  "reconciliation.reports")
+PRELOADED_MAIN = ("import importlib, sys; [importlib.import_module(m) for m in sys.argv[1].split(',')]; "
+                  "sys.argv = ['airflow', *sys.argv[2:]]; from airflow.__main__ import main; main()")
 
 #: Test tuning: the deployment's settings with shorter clocks (none of them changes behaviour).
 FAST = {
@@ -81,6 +89,17 @@ def read_env_file(path: Path = ENV_FILE) -> dict[str, str]:
 
 def pg_url(database: str, driver: str = "postgresql+psycopg") -> str:
     return f"{driver}://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
+
+
+def worker_hostname() -> str:
+    """The host name a worker reports for its task instances (``[core] hostname_callable``).
+
+    Two workers on one machine would both say the machine's name; in compose
+    each container has a name of its own. This gives each its worker name.
+    """
+    import socket
+
+    return os.environ.get("AMCASH_STACK_WORKER") or socket.getfqdn()
 
 
 def services_missing() -> str | None:
@@ -128,15 +147,20 @@ def _flush_redis(db: int) -> None:
         client.close()
 
 
-def _tagged(tag: str) -> list[int]:
-    """Processes whose environment carries the stack's tag."""
+def _tagged(tag: str, root: Path) -> list[int]:
+    """Processes of the stack: working in its directory, or carrying its tag in their environment.
+
+    (Celery renames its processes, which overwrites the environment block they
+    show, hence the working directory too.)
+    """
     found = []
     needle = f"AMCASH_STACK_ID={tag}".encode()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            if needle in (entry / "environ").read_bytes().split(b"\0"):
+            cwd = Path(os.readlink(entry / "cwd"))
+            if cwd == root or root in cwd.parents or needle in (entry / "environ").read_bytes().split(b"\0"):
                 found.append(int(entry.name))
         except OSError:
             continue
@@ -301,6 +325,7 @@ class Stack:
         (self.root / "recon.yaml").write_text(yaml.safe_dump({
             "state_dir": str(self.state_dir),
             "sponsors": CONFIGURED,
+            "reports": {"environment": "CERT"},
             "sftp": {"conn_id": "amcash_sftp", "inbox_dir": str(server.inbox),
                      "outbox_dir": str(server.outbox)},
         }, sort_keys=False))
@@ -315,10 +340,13 @@ class Stack:
         if done.returncode != 0:
             raise RuntimeError(f"airflow db migrate failed:\n{self.log('db-migrate').read_text()[-3000:]}")
 
-    def spawn(self, name: str, args: list[str], extra: dict[str, str] | None = None) -> int:
+    def spawn(self, name: str, args: list[str], extra: dict[str, str] | None = None,
+              preload: tuple[str, ...] = ()) -> int:
         """Start one component in its own session; its output goes to ``logs/<name>.log``."""
         out = self.log(name).open("ab")
-        process = subprocess.Popen([str(BIN / "airflow"), *args], env={**self.environment(), **(extra or {})},
+        command = [sys.executable, "-c", PRELOADED_MAIN, ",".join(preload)] if preload \
+            else [str(BIN / "airflow")]
+        process = subprocess.Popen([*command, *args], env={**self.environment(), **(extra or {})},
                                    stdout=out, stderr=subprocess.STDOUT, cwd=self.root,
                                    start_new_session=True)
         out.close()
@@ -329,9 +357,10 @@ class Stack:
     def start_worker(self, name: str, index: int | None = None, extra: dict[str, str] | None = None) -> int:
         """A Celery worker named ``name@<host>`` with its own log-server port."""
         ports = json.loads((self.root / "secrets.json").read_text())["ports"]
-        env = {"AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(ports[name]), **(extra or {})}
+        env = {"AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(ports[name]), "AMCASH_STACK_WORKER": name,
+               "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.stack.harness.worker_hostname", **(extra or {})}
         return self.spawn(name, ["celery", "worker", "--celery-hostname", f"{name}@%h", "--without-mingle",
-                                 "--without-gossip"], env)
+                                 "--without-gossip"], env, preload=WORKER_PRELOAD)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Signal a component's whole process group (SIGKILL: the machine lost it)."""
@@ -401,7 +430,7 @@ class Stack:
         for pid in self.pids.values():
             _signal_group(pid, signal.SIGKILL)
             _reap(pid)
-        for pid in _tagged(self.tag):  # anything that left its group (task processes, pool children)
+        for pid in _tagged(self.tag, self.root):  # whatever left its group (task processes, pool children)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         self.pids.clear()
