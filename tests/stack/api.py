@@ -7,6 +7,7 @@ database or imports Airflow.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -115,7 +116,7 @@ class AirflowApi:
         data = self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
                         params={"map_index": map_index, "full_content": True})
         content = data.get("content", "")
-        if isinstance(content, list):
-            return "\n".join(str(part.get("event", part)) if isinstance(part, dict) else str(part)
+        if isinstance(content, list):  # structured lines: keep every field (the error's text is in one)
+            return "\n".join(json.dumps(part, default=str) if isinstance(part, dict) else str(part)
                              for part in content)
         return str(content)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,7 +28,8 @@ def stack() -> Iterator[Stack]:
     if problem:
         pytest.skip(problem)
     root = Path(tempfile.mkdtemp(prefix="amcash-stack-"))
-    running = Stack(root=root, port=free_port(), redis_db=REDIS_DB).start()
+    keep = os.environ.get("AMCASH_STACK_KEEP") == "1"  # keep the logs for a post-mortem
+    running = Stack(root=root, port=free_port(), redis_db=REDIS_DB, keep_root=keep).start()
     try:
         yield running
     finally:
@@ -34,7 +37,10 @@ def stack() -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="session")
-def api(stack: Stack) -> object:
+def api(stack: Stack) -> Any:
+    """An API client with the admin's token; the DAG unpaused through it."""
     from tests.stack.api import AirflowApi
 
-    return AirflowApi(stack.base_url, USER, stack.password)
+    client = AirflowApi(stack.base_url, USER, stack.password)
+    client.unpause()  # DAGs start paused (compose's setting too): the operator's first click
+    return client

@@ -75,7 +75,6 @@ def night(stack: Stack, api: AirflowApi) -> dict[str, Any]:
     files = stack.generate("night", SPONSORS, START, days=2, records=400, seed=23, csv_sponsors={"WXYZ"})
     stack.deliver(files)
     started = time.monotonic()
-    api.unpause()
     results = [night_run(api, business_date=str(day), wait_minutes=0) for day in (START, DAY2)]
     return {"files": files, "runs": results, "seconds": time.monotonic() - started}
 
@@ -121,8 +120,8 @@ def task_log(api: AirflowApi, run_id: str, task_id: str, map_index: int = -1) ->
     return "\n".join(api.log(run_id, task_id, map_index, t) for t in range(1, max(tries or [1]) + 1))
 
 
-def test_late_partner_file_fails_that_sponsor_and_clear_failed_recovers_it(stack: Stack, api: AirflowApi,
-                                                                          night: dict[str, Any]) -> None:
+def test_late_partner_file_fails_that_sponsor_and_clear_failed_recovers_it(stack: Stack,
+                                                                          api: AirflowApi) -> None:
     day = date(2026, 10, 5)
     files = stack.generate("late", ["LATE", "ONTM"], day, records=300, seed=5)
     stack.deliver(files, sponsors=["ONTM"])
@@ -149,10 +148,11 @@ def test_late_partner_file_fails_that_sponsor_and_clear_failed_recovers_it(stack
 
 def test_resubmission_with_cascade_is_a_new_current_version(stack: Stack, api: AirflowApi,
                                                             night: dict[str, Any]) -> None:
-    other = stack.generate("resubmitted", ["ABCD"], START, records=400, seed=99)
-    source = next(p for p in other.iterdir() if p.name.startswith("AMCASH_POS_ABCD_"))
-    resubmitted = stack.inbox / "AMCASH_POS_ABCD_20261120_002.txt"
-    resubmitted.write_bytes(source.read_bytes())
+    first = (night["files"] / "AMCASH_POS_ABCD_20261120_001.txt").read_text()
+    header, rest = first.split("\n", 1)
+    assert header.endswith("%%001")
+    resubmitted = stack.inbox / "AMCASH_POS_ABCD_20261120_002.txt"  # the partner sends sequence 002
+    resubmitted.write_text(header[:-3] + "002\n" + rest)
     run_id, state = night_run(api, business_date=str(START), sponsors=["ABCD"], cascade=True, wait_minutes=0)
     assert state == "success", api.states(run_id)
     assert versions(stack, "ABCD", START) == [(1, "SUCCEEDED", False), (2, "SUCCEEDED", True)]
@@ -234,7 +234,7 @@ def test_deferred_file_wait_is_resumed_by_the_triggerer(stack: Stack, api: Airfl
     with stack.log("triggerer").open("rb") as log:
         log.seek(mark)
         text = log.read().decode(errors="replace")
-    assert "both files of DEFR 2026-10-12 are there" in text or "DEFR" in text
+    assert "both files of DEFR 2026-10-12 are there" in task_log(api, run_id, "sponsor_day.wait_for_files", 0)
     stalls = [float(s) for s in re.findall(r"async thread was blocked for ([\d.]+) seconds", text)]
     assert max(stalls, default=0.0) < 1.0, stalls
 
