@@ -272,8 +272,7 @@ def reconcile(job: dict[str, Any], fetched: dict[str, Any], gate: dict[str, Any]
                      force=bool(job.get("force")))
     outcome = outcome_dict(result)
     if outcome["skipped"]:  # a retry after a committed attempt, or a concurrent run, got there first
-        log.info("%s", outcome["skipped"])
-        return outcome
+        return outcome  # (run_day logged the one sentence that says so)
     log_outcome(outcome)
     _fail_unless_ok(job, day, outcome, fetched, ok="SUCCEEDED")
     if outcome["stale_dates"] and job.get("cascade"):
