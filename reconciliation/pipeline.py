@@ -13,7 +13,7 @@ import importlib
 import json
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -118,7 +118,8 @@ def sponsors_for(settings: Settings, business_date: date, inbox: Path | None) ->
 
 
 def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
-            triggered_by: str = "cli", checked: Path | None = None, force: bool = True) -> RunOutcome:
+            triggered_by: str = "cli", checked: Path | None = None, force: bool = True,
+            requested_at: datetime | None = None) -> RunOutcome:
     """Reconcile one sponsor and business date from files in a local directory.
 
     Never raises for bad input or a missing file: the outcome says REJECTED
@@ -141,6 +142,9 @@ def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
             same files while it ran, or by an earlier attempt of the same
             trigger (a retry): ``outcome.skipped`` then says why, and the
             outcome describes the current version.
+        requested_at: When the run was asked for (a DAG run's plan), if
+            earlier than this call: a version committed since then counts
+            as made "while this run was under way".
     """
     engine = warehouse(settings)
     read = _read_inputs(settings, sponsor, business_date, inbox, triggered_by, checked)
@@ -151,7 +155,7 @@ def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
         with write_transaction(engine) as conn:
             # Decided under the write lock: a retry after a committed attempt, or a concurrent run
             # of the same files, finds the version already there and writes nothing.
-            outcome.skipped = _already_current(conn, row, force, outcome)
+            outcome.skipped = _already_current(conn, row, force, outcome, requested_at)
             if outcome.skipped:
                 log.info("%s", outcome.skipped)
                 return outcome
@@ -171,7 +175,8 @@ def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
     return outcome
 
 
-def _already_current(conn: Connection, row: dict[str, Any], force: bool, outcome: RunOutcome) -> str | None:
+def _already_current(conn: Connection, row: dict[str, Any], force: bool, outcome: RunOutcome,
+                     requested_at: datetime | None = None) -> str | None:
     """Why this run must not write, in one sentence, or None.
 
     The current version has the same files and either ``force`` was not
@@ -186,7 +191,8 @@ def _already_current(conn: Connection, row: dict[str, Any], force: bool, outcome
         return None
     same_trigger = current["triggered_by"] == row["triggered_by"] and row["triggered_by"] != "cli"
     finished = current["finished_at"]
-    during = finished is not None and _aware(finished) >= _aware(row["started_at"])
+    since = min(_aware(row["started_at"]), _aware(requested_at or row["started_at"]))
+    during = finished is not None and _aware(finished) >= since
     if force and not same_trigger and not during:
         return None
     outcome.status, outcome.run_id, outcome.version = "SUCCEEDED", current["run_id"], current["version"]

@@ -87,7 +87,8 @@ def plan(context: Any) -> list[dict[str, Any]]:
     log.info("reconciling %s for %s; waiting for files until %s", ", ".join(sponsors), day, until)
     return [{"sponsor": s, "business_date": day.isoformat(), "force": bool(params.get("force")),
              "cascade": bool(params.get("cascade")), "wait_until": until.isoformat(),
-             "run_id": str(context["run_id"])} for s in sponsors]
+             "run_id": str(context["run_id"]), "requested_at": datetime.now(UTC).isoformat()}
+            for s in sponsors]
 
 
 def business_date(value: Any, context: Any, conf: Any) -> date:
@@ -269,7 +270,7 @@ def reconcile(job: dict[str, Any], fetched: dict[str, Any], gate: dict[str, Any]
     day = date.fromisoformat(job["business_date"])
     result = run_day(conf, job["sponsor"], day, Path(fetched["inbox"]),
                      triggered_by=f"airflow:{job['run_id']}", checked=Path(gate["checked"]),
-                     force=bool(job.get("force")))
+                     force=bool(job.get("force")), requested_at=_requested_at(job))
     outcome = outcome_dict(result)
     if outcome["skipped"]:  # a retry after a committed attempt, or a concurrent run, got there first
         return outcome  # (run_day logged the one sentence that says so)
@@ -282,6 +283,12 @@ def reconcile(job: dict[str, Any], fetched: dict[str, Any], gate: dict[str, Any]
                     "business_date=%s, sponsors=%s, force=true, cascade=true", job["sponsor"],
                     ", ".join(outcome["stale_dates"]), day, job["sponsor"])
     return outcome
+
+
+def _requested_at(job: dict[str, Any]) -> datetime | None:
+    """When the DAG run planned this job: a version committed since then was made by a run beside it."""
+    value = job.get("requested_at")
+    return datetime.fromisoformat(value) if value else None
 
 
 def _fail_unless_ok(job: dict[str, Any], day: date, outcome: dict[str, Any], fetched: dict[str, Any],
