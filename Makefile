@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint demo bench clean
+.PHONY: install test lint demo bench clean stack stack-stop
 
 install: $(STAMP)
 
@@ -31,6 +31,15 @@ demo: install
 
 bench: install
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
+# The production topology on this machine (api-server, scheduler, dag-processor, triggerer, two
+# Celery workers; PostgreSQL, Redis db 12, an sshd drop box): left running, UI on 127.0.0.1:8080.
+stack: install
+	bash scripts/services.sh
+	$(BIN)/python -m tests.stack.harness up --port 8080 --redis-db 12 --dir var/stack
+
+stack-stop:
+	$(BIN)/python -m tests.stack.harness down --dir var/stack
 
 clean:
 	rm -rf var demo-output test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -7,8 +7,10 @@ arrive over SFTP. Per sponsor, in parallel (dynamic task mapping):
 duplicates skipped) → **validate** (the Great Expectations gate,
 `reconciliation.pipeline.gate_day`) → **reconcile**
 (`reconciliation.pipeline.run_day`) → **upload** the partner's result file.
-Then, across sponsors: the **daily-limit sweep** and the **night summary**,
-which fails when any sponsor did not reconcile.
+Then, across sponsors: the **night summary**, which fails when any sponsor
+did not reconcile. (The cross-sponsor daily limit needs no task of its own:
+each run checks it inside its write transaction, and writers are serialized,
+so whichever sponsor completes a limit day sees all the others.)
 
 Trigger with params to re-run: `business_date`, `sponsors`, `force` (run again
 even if the files are unchanged), `cascade` (then re-run later dates made
@@ -46,6 +48,11 @@ POKE_SECONDS = int(setting("amcash_poke_seconds", "300"))
 DEFERRABLE = setting("amcash_deferrable", str(conf.getboolean("operators", "default_deferrable",
                                                               fallback=False))).lower() == "true"
 PARALLEL_RUNS = int(setting("amcash_parallel_runs", "4"))
+# Not 1: a scheduled night waits for late files for hours (deferred, holding no worker), and an
+# operator's re-run of another day must not queue behind it. Runs of the same sponsor-day are
+# safe side by side (the warehouse decides inside the write transaction); a backfill keeps its
+# dates in order with its own max_active_runs.
+MAX_ACTIVE_RUNS = int(setting("amcash_max_active_runs", "16"))
 
 default_args: dict[str, Any] = {
     "owner": "amcash-recon",
@@ -62,7 +69,7 @@ default_args: dict[str, Any] = {
     schedule=CronTriggerTimetable(SCHEDULE, timezone=TIMEZONE),
     start_date=pendulum.datetime(2026, 1, 1, tz=TIMEZONE),
     catchup=False,
-    max_active_runs=1,
+    max_active_runs=MAX_ACTIVE_RUNS,
     default_args=default_args,
     tags=["amcash", "reconciliation", "finance", "sftp"],
     doc_md=__doc__,
@@ -109,17 +116,13 @@ def amcash_reconciliation() -> None:
         upload(job, outcome)
         return outcome
 
-    @task(trigger_rule=TriggerRule.ALL_DONE)
-    def limit_sweep(jobs: Any, outcomes: Any) -> dict[str, Any]:
-        return night.limit_sweep(jobs, outcomes)
-
     @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
     def night_summary(jobs: Any, outcomes: Any) -> dict[str, Any]:
         return night.night_summary(jobs, outcomes)
 
     jobs = plan()
     outcomes = sponsor_day.expand(job=jobs)
-    limit_sweep(jobs, outcomes) >> night_summary(jobs, outcomes)
+    night_summary(jobs, outcomes)
 
 
 amcash_reconciliation()

@@ -13,7 +13,7 @@ import importlib
 import json
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -84,6 +84,7 @@ class RunOutcome:
     money_at_stake: Decimal = Decimal("0.00")
     report_paths: dict[str, Path] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    skipped: str | None = None
 
 
 def warehouse(settings: Settings) -> Engine:
@@ -123,7 +124,8 @@ def sponsors_for(settings: Settings, business_date: date, inbox: Path | None) ->
 
 
 def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
-            triggered_by: str = "cli", checked: Path | None = None) -> RunOutcome:
+            triggered_by: str = "cli", checked: Path | None = None, force: bool = True,
+            requested_at: datetime | None = None) -> RunOutcome:
     """Reconcile one sponsor and business date from files in a local directory.
 
     Never raises for bad input or a missing file: the outcome says REJECTED
@@ -140,6 +142,15 @@ def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
             is used instead of validating again (the DAG's separate gate task),
             and the file is removed once the run has committed. Ignored when
             missing or when the files have changed since.
+        force: Write a new version even when the current one was made from
+            the same files. Without it such a day is left as it is. Either
+            way a run never duplicates a version that was committed from the
+            same files while it ran, or by an earlier attempt of the same
+            trigger (a retry): ``outcome.skipped`` then says why, and the
+            outcome describes the current version.
+        requested_at: When the run was asked for (a DAG run's plan), if
+            earlier than this call: a version committed since then counts
+            as made "while this run was under way".
     """
     engine = warehouse(settings)
     read = _read_inputs(settings, sponsor, business_date, inbox, triggered_by, checked)
@@ -149,7 +160,14 @@ def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
     doing = f"writing the run of {sponsor} {business_date}"
     try:
         with write_transaction(engine, doing) as conn:
+            # Decided under the write lock: a retry after a committed attempt, or a concurrent run
+            # of the same files, finds the version already there and writes nothing.
+            outcome.skipped = _already_current(conn, row, force, outcome, requested_at)
+            if outcome.skipped:
+                log.info("%s", outcome.skipped)
+                return outcome
             result = _write_success(conn, settings, row, parsed, quality, outcome)
+        failpoint("after-commit")
     except WarehouseError as exc:  # the database failed, not the run: record it if it still can be
         return _record_failure(engine, row, outcome, str(exc))
     except ReconError:
@@ -164,6 +182,39 @@ def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
     _data_docs(settings, outcome, quality)
     _reports(engine, settings, outcome)
     return outcome
+
+
+def _already_current(conn: Connection, row: dict[str, Any], force: bool, outcome: RunOutcome,
+                     requested_at: datetime | None = None) -> str | None:
+    """Why this run must not write, in one sentence, or None.
+
+    The current version has the same files and either ``force`` was not
+    given, or it was committed by the same trigger (a retry) or while this
+    run was under way (a concurrent run).
+    """
+    current = conn.execute(recon_run.select().where(
+        recon_run.c.sponsor_code == row["sponsor_code"], recon_run.c.business_date == row["business_date"],
+        recon_run.c.is_current.is_(True))).mappings().first()
+    if current is None or any(current[f"{side}_sha256"] != row.get(f"{side}_sha256")
+                              for side in ("partner", "platform")):
+        return None
+    same_trigger = current["triggered_by"] == row["triggered_by"] and row["triggered_by"] != "cli"
+    finished = current["finished_at"]
+    since = min(_aware(row["started_at"]), _aware(requested_at or row["started_at"]))
+    during = finished is not None and _aware(finished) >= since
+    if force and not same_trigger and not during:
+        return None
+    outcome.status, outcome.run_id, outcome.version = "SUCCEEDED", current["run_id"], current["version"]
+    why = ("an earlier attempt of the same run" if same_trigger else "another run at the same time" if during
+           else "an earlier run")
+    return (f"{row['sponsor_code']} {row['business_date']} was not written again: {why} already reconciled "
+            f"these files as version {current['version']} (run {current['run_id']}), which stays current.")
+
+
+def _aware(value: Any) -> Any:
+    from datetime import UTC
+
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def gate_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,

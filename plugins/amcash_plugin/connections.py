@@ -18,6 +18,7 @@ Variables (Airflow Variables, or ``AIRFLOW_VAR_*`` environment variables):
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,25 @@ WAREHOUSE_CONN_ID = "amcash_warehouse"
 SFTP_CONN_ID = "amcash_sftp"
 #: Airflow connection types and the SQLAlchemy driver that serves them.
 DRIVERS = {"postgres": "postgresql+psycopg", "postgresql": "postgresql+psycopg", "duckdb": "duckdb"}
+
+
+#: A URL with a password in it (``scheme://user:password@host...``).
+URL_WITH_PASSWORD = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/@:'\"]*:[^\s@'\"]+@[^\s'\"]*")
+
+
+def masked(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***`` (for messages and logs)."""
+    from sqlalchemy.engine import make_url
+
+    def hide(match: re.Match[str]) -> str:
+        try:
+            return make_url(match.group(0)).render_as_string(hide_password=True)
+        except Exception:  # not a SQLAlchemy URL: hide what sits between ':' and '@' all the same
+            scheme, rest = match.group(0).split("://", 1)
+            user, _, host = rest.partition("@")
+            return f"{scheme}://{user.split(':', 1)[0]}:***@{host}"
+
+    return URL_WITH_PASSWORD.sub(hide, text)
 
 
 def variable(key: str) -> str | None:

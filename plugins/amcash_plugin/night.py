@@ -1,6 +1,6 @@
-"""The fan-in of the AM Cash DAG: the cross-sponsor daily-limit sweep and the night's summary.
+"""The fan-in of the AM Cash DAG: the night's summary.
 
-Both run when every sponsor is done, whatever happened to each, because the
+It runs when every sponsor is done, whatever happened to each, because the
 morning's reader wants one place that says which sponsors reconciled, with
 how many breaks and how much money at stake, and which did not and why. The
 summary is also the night's verdict: it fails when a planned sponsor has no
@@ -27,28 +27,6 @@ def as_list(outcomes: Any) -> list[dict[str, Any]]:
     if isinstance(outcomes, dict):
         return [outcomes]
     return [o for o in outcomes if o]
-
-
-def limit_sweep(jobs: list[dict[str, Any]], outcomes: Any) -> dict[str, Any]:
-    """Run the pipeline's cross-sponsor daily-limit sweep for the night's dates, when it has one.
-
-    Each run already checks the limit for the limit days it completes (spec
-    §4 rule 10); a separate sweep, when the pipeline offers one, catches limit
-    days completed by sponsors that finished in another order.
-    """
-    from reconciliation import pipeline
-
-    sweep = getattr(pipeline, "limit_sweep", None)
-    if sweep is None:
-        log.info("the daily limit was checked by each run as it committed; no separate sweep to run")
-        return {"swept": False}
-    conf = settings()
-    done = []
-    for day in sorted({job["business_date"] for job in jobs}):
-        result = sweep(conf, date.fromisoformat(day))
-        log.info("daily-limit sweep of %s: %s", day, result)
-        done.append({"business_date": day, "result": str(result)})
-    return {"swept": True, "days": done}
 
 
 def night_summary(jobs: list[dict[str, Any]], outcomes: Any) -> dict[str, Any]:

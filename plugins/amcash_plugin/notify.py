@@ -18,6 +18,7 @@ task's own failure.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import urllib.request
@@ -42,7 +43,9 @@ def message(context: Any) -> dict[str, Any]:
     """What failed, where, and why, from the task's context."""
     ti = context.get("ti") or context.get("task_instance")
     exc = context.get("exception")
-    reason = str(exc) if exc else "see the task log"
+    from amcash_plugin.connections import masked
+
+    reason = masked(str(exc)) if exc else "see the task log"
     map_index = getattr(ti, "map_index", -1)
     where = f"{getattr(ti, 'dag_id', '?')}.{getattr(ti, 'task_id', '?')}"
     if map_index is not None and map_index >= 0:
@@ -78,8 +81,13 @@ def send_email(config: dict[str, Any], payload: dict[str, Any]) -> None:
 
     with SmtpHook(smtp_conn_id=config.get("conn_id", "smtp_default")) as hook:
         hook.send_email_smtp(to=config["to"], subject=payload["text"][:150],
-                             html_content=f"<pre>{json.dumps(payload, indent=2, default=str)}</pre>",
+                             html_content=html_body(payload),
                              from_email=config.get("from"))
+
+
+def html_body(payload: dict[str, Any]) -> str:
+    """The e-mail's HTML: the payload as escaped, preformatted JSON (exception text may hold ``<``)."""
+    return f"<pre>{html.escape(json.dumps(payload, indent=2, default=str))}</pre>"
 
 
 def on_failure(context: Any) -> None:

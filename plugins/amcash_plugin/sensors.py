@@ -106,8 +106,18 @@ class SponsorFilesTrigger(BaseTrigger):
         return [side for side in sorted(self.patterns) if side not in have]
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Yield one event: success, incomplete at the deadline, or error (host key, login)."""
+        """Yield one event: success, incomplete at the deadline, or error (host key, login).
+
+        Everything here awaits: the listing is asyncssh's (through the provider's
+        ``SFTPHookAsync``), and the file-name rules of ``reconciliation.inbox``,
+        whose first import (Polars) takes seconds, are imported in a thread, so
+        the triggerer's event loop, shared with every other wait, never stalls.
+        """
+        import importlib
+
         from airflow.providers.sftp.hooks.sftp import SFTPHookAsync
+
+        await asyncio.to_thread(importlib.import_module, "reconciliation.inbox")
 
         kwargs: dict[str, Any] = {"sftp_conn_id": self.sftp_conn_id, "no_host_key_check": False}
         if self.known_hosts:

@@ -31,10 +31,12 @@ SIDES = ("PARTNER", "PLATFORM")
 
 
 def fail(message: str) -> NoReturn:
-    """Fail the task now, without retries, with ``message`` as the reason."""
+    """Fail the task now, without retries, with ``message`` as the reason (passwords masked)."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    raise AirflowFailException(message)
+    from amcash_plugin.connections import masked
+
+    raise AirflowFailException(masked(message))
 
 
 def settings() -> Any:
@@ -85,7 +87,8 @@ def plan(context: Any) -> list[dict[str, Any]]:
     log.info("reconciling %s for %s; waiting for files until %s", ", ".join(sponsors), day, until)
     return [{"sponsor": s, "business_date": day.isoformat(), "force": bool(params.get("force")),
              "cascade": bool(params.get("cascade")), "wait_until": until.isoformat(),
-             "run_id": str(context["run_id"])} for s in sponsors]
+             "run_id": str(context["run_id"]), "requested_at": datetime.now(UTC).isoformat()}
+            for s in sponsors]
 
 
 def business_date(value: Any, context: Any, conf: Any) -> date:
@@ -216,12 +219,13 @@ def validate(job: dict[str, Any], fetched: dict[str, Any]) -> dict[str, Any]:
 
     conf = settings()
     day = date.fromisoformat(job["business_date"])
+    fetched = refetched(job, fetched)
     if not job.get("force"):
         current = _current_run_with(conf, job["sponsor"], day, fetched)
         if current is not None:
             log.info("%s %s was already reconciled from these files (version %s, run %s); trigger with "
                      "force=true to run it again", job["sponsor"], day, current["version"], current["run_id"])
-            return {"skipped": True, "current": current}
+            return {"skipped": True, "current": current, "fetched": fetched}
     gate, kept = gate_day(conf, job["sponsor"], day, Path(fetched["inbox"]),
                           triggered_by=f"airflow:{job['run_id']}")
     outcome = outcome_dict(gate)
@@ -229,7 +233,22 @@ def validate(job: dict[str, Any], fetched: dict[str, Any]) -> dict[str, Any]:
         log.warning("%s", warning)
     _fail_unless_ok(job, day, outcome, fetched, ok="PASSED")
     log.info("%s %s passed the data-quality gate", job["sponsor"], day)
-    return {"skipped": False, "checked": str(kept)}
+    return {"skipped": False, "checked": str(kept), "fetched": fetched}
+
+
+def refetched(job: dict[str, Any], fetched: dict[str, Any]) -> dict[str, Any]:
+    """The download's result, fetched again when it lacks a side (the file came late).
+
+    Clearing only the failed tasks of a sponsor-day whose file was late (the
+    natural click) re-runs ``validate`` but not ``download``: this makes the
+    chain fetch what it lacks, so "clear failed" recovers the day.
+    """
+    have = {item["side"] for item in fetched.get("files", [])}
+    if have >= set(SIDES):
+        return fetched
+    log.info("the earlier download lacked the %s file(s): fetching again",
+             " and ".join(side.lower() for side in SIDES if side not in have))
+    return download(job)
 
 
 # -- reconcile ----------------------------------------------------------------------------------------------
@@ -246,10 +265,15 @@ def reconcile(job: dict[str, Any], fetched: dict[str, Any], gate: dict[str, Any]
 
     if gate.get("skipped"):
         return dict(gate["current"])
+    fetched = gate.get("fetched") or fetched
     conf = settings()
     day = date.fromisoformat(job["business_date"])
-    outcome = outcome_dict(run_day(conf, job["sponsor"], day, Path(fetched["inbox"]),
-                                   triggered_by=f"airflow:{job['run_id']}", checked=Path(gate["checked"])))
+    result = run_day(conf, job["sponsor"], day, Path(fetched["inbox"]),
+                     triggered_by=f"airflow:{job['run_id']}", checked=Path(gate["checked"]),
+                     force=bool(job.get("force")), requested_at=_requested_at(job))
+    outcome = outcome_dict(result)
+    if outcome["skipped"]:  # a retry after a committed attempt, or a concurrent run, got there first
+        return outcome  # (run_day logged the one sentence that says so)
     log_outcome(outcome)
     _fail_unless_ok(job, day, outcome, fetched, ok="SUCCEEDED")
     if outcome["stale_dates"] and job.get("cascade"):
@@ -261,13 +285,21 @@ def reconcile(job: dict[str, Any], fetched: dict[str, Any], gate: dict[str, Any]
     return outcome
 
 
+def _requested_at(job: dict[str, Any]) -> datetime | None:
+    """When the DAG run planned this job: a version committed since then was made by a run beside it."""
+    value = job.get("requested_at")
+    return datetime.fromisoformat(value) if value else None
+
+
 def _fail_unless_ok(job: dict[str, Any], day: date, outcome: dict[str, Any], fetched: dict[str, Any],
                     ok: str) -> None:
     """Data problems fail the task for good; anything else is retried."""
     if outcome["status"] in ("REJECTED", "MISSING_INPUT"):
         fail(f"{job['sponsor']} {day} {outcome['status']}: {outcome['error']}{_duplicates(fetched)}")
     if outcome["status"] != ok:
-        raise RuntimeError(f"{job['sponsor']} {day} {outcome['status']}: {outcome['error']}")
+        from amcash_plugin.connections import masked
+
+        raise RuntimeError(masked(f"{job['sponsor']} {day} {outcome['status']}: {outcome['error']}"))
 
 
 def outcome_dict(outcome: Any) -> dict[str, Any]:
@@ -277,7 +309,7 @@ def outcome_dict(outcome: Any) -> dict[str, Any]:
             "error": outcome.error, "stale_dates": [d.isoformat() for d in outcome.stale_dates],
             "counts": dict(outcome.counts), "money_at_stake": str(outcome.money_at_stake),
             "report_paths": {k: str(v) for k, v in outcome.report_paths.items()},
-            "warnings": list(outcome.warnings), "skipped": False}
+            "warnings": list(outcome.warnings), "skipped": getattr(outcome, "skipped", None) or False}
 
 
 def log_outcome(outcome: dict[str, Any]) -> None:
@@ -368,4 +400,5 @@ def _write_result_file(conf: Any, outcome: dict[str, Any]) -> str | None:
     from reconciliation.pipeline import warehouse
 
     out = conf.reports_dir / outcome["sponsor"] / outcome["business_date"] / f"v{outcome['version']}"
-    return str(writer(warehouse(conf), outcome["run_id"], out, conf))
+    environment = str((conf.reports or {}).get("environment", "PROD"))  # the configured one, not PROD
+    return str(writer(warehouse(conf), outcome["run_id"], out, conf, environment=environment))

@@ -83,7 +83,8 @@ def test_every_task_retries_with_backoff_except_the_verdict(dagbag: Any) -> None
 def test_tags_schedule_and_params(dagbag: Any) -> None:
     dag = dagbag.dags[DAG_ID]
     assert {"amcash", "reconciliation"} <= set(dag.tags)
-    assert dag.catchup is False and dag.max_active_runs == 1
+    assert dag.catchup is False
+    assert dag.max_active_runs > 1  # a waiting night never blocks an operator's re-run
     timetable = dag.timetable
     assert type(timetable).__name__ == "CronTriggerTimetable"
     assert timetable.expression == "0 2 * * *"
