@@ -3,7 +3,7 @@
 - ``connections``: Airflow connections and Variables -> settings, warehouse URL, SFTP endpoint;
 - ``sensors``: wait for a sponsor-day's two files (poke or deferrable);
 - ``tasks``: the per-sponsor task bodies (plan, wait, download, reconcile, upload);
-- ``night``: the fan-in (daily-limit sweep, night summary and verdict);
+- ``night``: the fan-in (night summary and verdict);
 - ``notify``: the failure callback (email or webhook, off by default);
 - ``workbench``: the reconciliation workbench, a FastAPI app on Airflow's API
   server with a "Reconciliation" entry in the UI's navigation (the
