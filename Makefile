@@ -29,8 +29,10 @@ test: install
 demo: install
 	$(BIN)/python demo/run_demo.py
 
+# The data path (bench.py) and the workbench's breaks page over 1,000,000 breaks (workbench_bench.py).
 bench: install
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/workbench_bench.py --workdir var/bench/workbench
 
 # The production topology on this machine (api-server, scheduler, dag-processor, triggerer, two
 # Celery workers; PostgreSQL, Redis db 12, an sshd drop box): left running, UI on 127.0.0.1:8080.
