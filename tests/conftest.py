@@ -17,6 +17,7 @@ import importlib.util
 import os
 import shutil
 import socket
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -100,6 +101,9 @@ def require_service(marker: str) -> None:
     if in_ci():
         pytest.fail(f"{reason}; CI=true, so a missing service fails instead of skipping", pytrace=False)
     pytest.skip(reason)
+
+
+_EXIT_STATUS = pytest.StashKey[int]()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -188,3 +192,29 @@ def duckdb_url(tmp_path: Path) -> Iterator[str]:
     from reconciliation.warehouse.db import dispose_all
 
     dispose_all()
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Iterator[None]:
+    """Remember the session's exit status for the quiet exit below."""
+    result = yield
+    session.config.stash[_EXIT_STATUS] = int(session.exitstatus)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_unconfigure(config: pytest.Config) -> Iterator[None]:
+    """End the test process the way ``recon`` ends, so nobody reads DuckDB's teardown noise.
+
+    duckdb 2.0's bindings print "nanobind: leaked ..." lines when the
+    interpreter tears down after Great Expectations was loaded (see the
+    decisions on ending the process); once every plugin has finished, the
+    streams are flushed and the process ends with the session's status.
+    """
+    result = yield
+    status = config.stash.get(_EXIT_STATUS, None)
+    if status is not None and not hasattr(config, "workerinput"):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return result
