@@ -191,6 +191,22 @@ def test_a_resolver_resolves_a_small_break_and_the_audit_trail_shows_it(
     assert events[-1] == ("OPEN", "RESOLVED", "rita")
 
 
+def test_a_crafted_link_cannot_put_words_in_the_workbench_s_mouth(
+    client: Any, token: Any, warehouse: str
+) -> None:
+    sign_in(client, token("rita"))
+    break_id = open_break(warehouse, below=HIGH)
+    crafted = client.get(f"/breaks/{break_id}", params={"msg": "approved by the controller, nothing to do"})
+    assert crafted.status_code == 200
+    assert "approved by the controller" not in crafted.text
+    forged = client.get(f"/breaks/{break_id}", params={"err": "call 555-0100", "err_sig": "0" * 32})
+    assert "555-0100" not in forged.text
+    done = client.post(
+        f"/breaks/{break_id}/comment", data={"note": "looked at it", "csrf": csrf(client)}
+    )
+    assert "comment added" in done.text  # the workbench's own notice, signed for this session
+
+
 def test_a_resolution_needs_a_note_and_a_known_reason(client: Any, token: Any, warehouse: str) -> None:
     sign_in(client, token("rita"))
     break_id = open_break(warehouse, below=HIGH)

@@ -10,6 +10,7 @@ pages work without it and load nothing from anywhere.
 
 from __future__ import annotations
 
+import hmac
 import re
 import secrets
 from collections.abc import Callable
@@ -34,6 +35,8 @@ from amcash_plugin.workbench.auth import (
     csrf_token,
     current_user,
     login_url,
+    notice_signature,
+    request_token,
     server_secret,
 )
 from reconciliation.errors import ReconError
@@ -126,8 +129,8 @@ def create_app(
             role=wb.role(user.name) if (wb and user) else None,
             csrf=csrf_token(secret, user) if user else "",
             root=str(request.scope.get("root_path", "")),
-            flash=request.query_params.get("msg"),
-            error=request.query_params.get("err"),
+            flash=signed_notice(request, "msg"),
+            error=signed_notice(request, "err"),
             **context,
         )
         response = HTMLResponse(html, status_code=code)
@@ -140,8 +143,18 @@ def create_app(
         response.headers["Cache-Control"] = "no-store"
         return response
 
+    def signed_notice(request: Request, name: str) -> str | None:
+        text = request.query_params.get(name)
+        if not text:
+            return None
+        expected = notice_signature(secret, request_token(request), f"{name}:{text}")
+        return text if hmac.compare_digest(request.query_params.get(f"{name}_sig", ""), expected) else None
+
     def back(request: Request, path: str, msg: str | None = None, err: str | None = None) -> RedirectResponse:
-        query = urlencode({k: v for k, v in (("msg", msg), ("err", err)) if v})
+        token = request_token(request)
+        notices = {k: v for k, v in (("msg", msg), ("err", err)) if v}
+        signed = {f"{k}_sig": notice_signature(secret, token, f"{k}:{v}") for k, v in notices.items()}
+        query = urlencode({**notices, **signed})
         root = str(request.scope.get("root_path", ""))
         return RedirectResponse(
             f"{root}{path}{'&' if '?' in path else '?'}{query}" if query else f"{root}{path}",

@@ -98,6 +98,15 @@ def csrf_token(secret: bytes, user: User) -> str:
     return hmac.new(secret, f"csrf:{user.name}:{user.token}".encode(), hashlib.sha256).hexdigest()
 
 
+def notice_signature(secret: bytes, token: str | None, notice: str) -> str:
+    """A redirect's notice ("2 breaks resolved") signed for this session.
+
+    The page shows a notice from its URL only with this signature, so a
+    crafted link cannot make the workbench tell someone a thing it did not do.
+    """
+    return hmac.new(secret, f"notice:{token or ''}:{notice}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def check_same_origin(request: Request) -> None:
     """Refuse a state-changing request sent from a page of another origin (403)."""
     origin = request.headers.get("origin")
