@@ -24,7 +24,7 @@ test: install
 	bash scripts/services.sh
 	$(BIN)/ruff check .
 	$(BIN)/mypy reconciliation plugins dags
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 3 --dist loadfile
 
 demo: install
 	$(BIN)/python demo/run_demo.py

@@ -106,11 +106,17 @@ def require_service(marker: str) -> None:
 _EXIT_STATUS = pytest.StashKey[int]()
 
 
+#: Modules that mostly wait on other processes (a whole Airflow deployment, a browser): run first, so
+#: that under ``pytest -n`` (``make test``) their worker waits while the others run everything else.
+_LONG_WAITS = ("tests/stack/test_night.py", "tests/workbench/test_browser.py")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test that uses the PostgreSQL session database needs PostgreSQL, marked or not."""
+    """Mark what needs PostgreSQL; put the long waits first (a stable sort keeps the rest in order)."""
     for item in items:
         if "pg_database" in getattr(item, "fixturenames", ()) and item.get_closest_marker("postgres") is None:
             item.add_marker(pytest.mark.postgres)
+    items.sort(key=lambda item: not item.nodeid.startswith(_LONG_WAITS))
 
 
 @pytest.hookimpl(tryfirst=True)
