@@ -96,13 +96,44 @@ def test_night_through_the_api_equals_ground_truth(stack: Stack, api: AirflowApi
     assert len(results) == 6 and not any(".part-" in name for name in results)
 
 
-def test_the_night_ran_on_both_workers_with_one_hash_key(stack: Stack, api: AirflowApi,
-                                                         night: dict[str, Any]) -> None:
-    """Both workers took tasks of the night; the daily-limit break above needs one hash key on both."""
-    hosts = {ti["hostname"] for run_id, _ in night["runs"] for ti in api.task_instances(run_id)}
-    assert hosts == {"worker1", "worker2"}
-    env = stack.environment()
-    assert env["RECON_HASH_KEY"] == stack.hash_key  # the one key, in the environment every worker shares
+def test_daily_limit_across_sponsors_reconciled_on_different_workers(stack: Stack, api: AirflowApi) -> None:
+    """LMTA's day is reconciled while only worker1 takes tasks, LMTB's while only worker2 does.
+
+    The collector who crosses the daily limit across the two sponsors (the
+    generator's ground truth) is found by worker2's run over records worker1
+    wrote: both hashed the collector with the one key every worker shares.
+    Limit day D is judged once both sponsors have current runs for D and D+1,
+    so worker1 also reconciles D+1 of both, and LMTB's D, on worker2, completes it.
+    """
+    day = date(2026, 10, 26)
+    files = stack.generate("limit", ["LMTA", "LMTB"], day, days=2, records=300, seed=11)
+    stack.deliver(files)
+    expected = {b for b in truth_breaks(files) if b[2] == "DAILY_LIMIT_EXCEEDED"}
+    assert {b[0] for b in expected} == {"LMTA", "LMTB"}  # a crossing at each, with the other's records
+
+    def pinned(worker: str, confs: list[dict[str, Any]]) -> list[str]:
+        other = next(w for w in stack.pids if w.startswith("worker") and w != worker)
+        stack.consume(other, on=False)  # only `worker` takes tasks now
+        try:
+            ids = [api.trigger({**conf, "wait_minutes": 0}) for conf in confs]
+            assert [api.wait(i) for i in ids] == ["success"] * len(ids), [api.states(i) for i in ids]
+        finally:
+            stack.consume(other, on=True)
+        return ids
+
+    first = pinned("worker1", [{"business_date": str(day), "sponsors": ["LMTA"]},
+                               {"business_date": str(day + timedelta(days=1)), "sponsors": ["LMTA", "LMTB"]}])
+    assert found_breaks(stack, ["LMTA", "LMTB"]) & expected == set()  # D is not covered yet
+    second = pinned("worker2", [{"business_date": str(day), "sponsors": ["LMTB"]}])
+
+    def reconciled_on(ids: list[str]) -> set[str]:
+        return {ti["hostname"] for i in ids for ti in api.task_instances(i)
+                if ti["task_id"] == "sponsor_day.reconcile"}
+
+    assert (reconciled_on(first), reconciled_on(second)) == ({"worker1"}, {"worker2"})
+    found = {b for b in found_breaks(stack, ["LMTA", "LMTB"]) if b[2] == "DAILY_LIMIT_EXCEEDED"}
+    assert found == expected
+    assert stack.environment()["RECON_HASH_KEY"] == stack.hash_key  # one key, in every worker's environment
 
 
 def test_unpausing_does_not_block_manual_runs(api: AirflowApi, night: dict[str, Any]) -> None:
