@@ -55,9 +55,10 @@ class AirflowApi:
     def unpause(self, dag_id: str = DAG_ID) -> Any:
         return self.request("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
 
-    def trigger(self, conf: dict[str, Any], dag_id: str = DAG_ID, run_id: str | None = None) -> str:
-        """Trigger a DAG run with params; returns its run id."""
-        body: dict[str, Any] = {"logical_date": None, "conf": conf}
+    def trigger(self, conf: dict[str, Any], dag_id: str = DAG_ID, run_id: str | None = None,
+                logical_date: str | None = None) -> str:
+        """Trigger a DAG run with params (and a logical date, as a scheduled night has); returns its id."""
+        body: dict[str, Any] = {"logical_date": logical_date, "conf": conf}
         if run_id:
             body["dag_run_id"] = run_id
         return str(self.post(f"/api/v2/dags/{dag_id}/dagRuns", body)["dag_run_id"])
@@ -109,6 +110,10 @@ class AirflowApi:
         return dict(self.post("/api/v2/backfills", {
             "dag_id": dag_id, "from_date": from_date, "to_date": to_date, "run_backwards": False,
             "dag_run_conf": conf, "reprocess_behavior": reprocess, "max_active_runs": max_active_runs}))
+
+    def backfill_dry_run(self, body: dict[str, Any]) -> list[str]:
+        """The logical dates a backfill with this body would run (``POST /api/v2/backfills/dry_run``)."""
+        return [str(b["logical_date"]) for b in self.post("/api/v2/backfills/dry_run", body)["backfills"]]
 
     def log(self, run_id: str, task_id: str, map_index: int, try_number: int = 1,
             dag_id: str = DAG_ID) -> str:

@@ -13,8 +13,9 @@ import pytest
 from tests.integration.conftest_sshd import free_port
 from tests.stack.harness import USER, Stack, services_missing
 
-#: Redis database of the stack tests (``make stack`` uses 12).
-REDIS_DB = 11
+#: Redis database of the stack tests (``make stack`` uses 12); ``AMCASH_STACK_REDIS_DB`` moves it, so two
+#: checkouts on one machine can run their stacks at once without sharing a broker.
+REDIS_DB = int(os.environ.get("AMCASH_STACK_REDIS_DB", "11"))
 
 
 def pytest_configure(config: pytest.Config) -> None:

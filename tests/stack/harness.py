@@ -374,6 +374,29 @@ class Stack:
             time.sleep(0.2)
         self.save()
 
+    def consume(self, worker: str, on: bool, queue: str = "default") -> None:
+        """Make a running worker stop or resume taking tasks of ``queue`` (Celery's remote control).
+
+        What an operator does with ``celery control cancel_consumer``/``add_consumer``: the worker
+        stays up and finishes what it holds, but takes nothing new from the queue until resumed.
+        """
+        from celery import Celery
+
+        app = Celery(broker=f"redis://{REDIS_HOST}:{REDIS_PORT}/{self.redis_db}")
+        try:
+            names = [n for reply in app.control.ping(timeout=5) for n in reply if n.startswith(f"{worker}@")]
+            if len(names) != 1:
+                raise RuntimeError(f"worker {worker} did not answer a ping (answers: {names})")
+            control = app.control.add_consumer if on else app.control.cancel_consumer
+            replies = control(queue, destination=names, reply=True, timeout=10)
+            if not replies:
+                raise RuntimeError(f"worker {worker} did not confirm consuming={on} for {queue}")
+            queues = app.control.inspect(destination=names, timeout=5).active_queues() or {}
+            if (queue in {q["name"] for q in queues.get(names[0], [])}) != on:
+                raise RuntimeError(f"worker {worker} still has consuming={not on} for {queue}: {queues}")
+        finally:
+            app.close()
+
     def wait_ready(self, timeout: float) -> None:
         """API up, the DAG parsed, both workers ready."""
         import httpx

@@ -9,7 +9,10 @@ sees: DAG run and task states through the API, and the warehouse.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,7 +23,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.stack.api import AirflowApi
-from tests.stack.harness import Stack
+from tests.stack.harness import BIN, REPO, Stack
 
 pytestmark = [pytest.mark.stack, pytest.mark.airflow, pytest.mark.postgres, pytest.mark.sftp]
 
@@ -96,13 +99,44 @@ def test_night_through_the_api_equals_ground_truth(stack: Stack, api: AirflowApi
     assert len(results) == 6 and not any(".part-" in name for name in results)
 
 
-def test_the_night_ran_on_both_workers_with_one_hash_key(stack: Stack, api: AirflowApi,
-                                                         night: dict[str, Any]) -> None:
-    """Both workers took tasks of the night; the daily-limit break above needs one hash key on both."""
-    hosts = {ti["hostname"] for run_id, _ in night["runs"] for ti in api.task_instances(run_id)}
-    assert hosts == {"worker1", "worker2"}
-    env = stack.environment()
-    assert env["RECON_HASH_KEY"] == stack.hash_key  # the one key, in the environment every worker shares
+def test_daily_limit_across_sponsors_reconciled_on_different_workers(stack: Stack, api: AirflowApi) -> None:
+    """LMTA's day is reconciled while only worker1 takes tasks, LMTB's while only worker2 does.
+
+    The collector who crosses the daily limit across the two sponsors (the
+    generator's ground truth) is found by worker2's run over records worker1
+    wrote: both hashed the collector with the one key every worker shares.
+    Limit day D is judged once both sponsors have current runs for D and D+1,
+    so worker1 also reconciles D+1 of both, and LMTB's D, on worker2, completes it.
+    """
+    day = date(2026, 10, 26)
+    files = stack.generate("limit", ["LMTA", "LMTB"], day, days=2, records=300, seed=11)
+    stack.deliver(files)
+    expected = {b for b in truth_breaks(files) if b[2] == "DAILY_LIMIT_EXCEEDED"}
+    assert {b[0] for b in expected} == {"LMTA", "LMTB"}  # a crossing at each, with the other's records
+
+    def pinned(worker: str, confs: list[dict[str, Any]]) -> list[str]:
+        other = next(w for w in stack.pids if w.startswith("worker") and w != worker)
+        stack.consume(other, on=False)  # only `worker` takes tasks now
+        try:
+            ids = [api.trigger({**conf, "wait_minutes": 0}) for conf in confs]
+            assert [api.wait(i) for i in ids] == ["success"] * len(ids), [api.states(i) for i in ids]
+        finally:
+            stack.consume(other, on=True)
+        return ids
+
+    first = pinned("worker1", [{"business_date": str(day), "sponsors": ["LMTA"]},
+                               {"business_date": str(day + timedelta(days=1)), "sponsors": ["LMTA", "LMTB"]}])
+    assert found_breaks(stack, ["LMTA", "LMTB"]) & expected == set()  # D is not covered yet
+    second = pinned("worker2", [{"business_date": str(day), "sponsors": ["LMTB"]}])
+
+    def reconciled_on(ids: list[str]) -> set[str]:
+        return {ti["hostname"] for i in ids for ti in api.task_instances(i)
+                if ti["task_id"] == "sponsor_day.reconcile"}
+
+    assert (reconciled_on(first), reconciled_on(second)) == ({"worker1"}, {"worker2"})
+    found = {b for b in found_breaks(stack, ["LMTA", "LMTB"]) if b[2] == "DAILY_LIMIT_EXCEEDED"}
+    assert found == expected
+    assert stack.environment()["RECON_HASH_KEY"] == stack.hash_key  # one key, in every worker's environment
 
 
 def test_unpausing_does_not_block_manual_runs(api: AirflowApi, night: dict[str, Any]) -> None:
@@ -120,30 +154,86 @@ def task_log(api: AirflowApi, run_id: str, task_id: str, map_index: int = -1) ->
     return "\n".join(api.log(run_id, task_id, map_index, t) for t in range(1, max(tries or [1]) + 1))
 
 
+PLAYBOOK = REPO / "docs" / "operations.md"
+
+
+def playbook_commands(program: str = "airflow") -> list[str]:
+    """Every ``program ...`` command in the playbook's fenced blocks, continuation lines joined."""
+    blocks = re.findall(r"^```[^\n]*\n(.*?)^```", PLAYBOOK.read_text(), flags=re.M | re.S)
+    lines = [line.strip() for block in blocks for line in re.sub(r"\\\n\s*", " ", block).splitlines()]
+    return [line for line in lines if line.startswith(f"{program} ")]
+
+
+def operator_command(stack: Stack, command: str, substitute: dict[str, str] | None = None) -> str:
+    """Run a playbook command in a shell as the operator on the scheduler's host would: the stack's
+    Airflow environment, ``airflow`` on the PATH. Only dates and sponsor codes are substituted."""
+    for old, new in (substitute or {}).items():
+        command = command.replace(old, new)
+    env = {**stack.environment(), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    done = subprocess.run(["bash", "-c", command], env=env, cwd=stack.root, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, f"{command}\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+    return f"{command}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+
+
+def test_the_playbook_shows_only_airflow_commands_a_test_runs() -> None:
+    commands = playbook_commands()
+    assert [c.split(" ")[1:3] for c in commands] == [
+        ["tasks", "clear"], ["dags", "trigger"], ["dags", "trigger"], ["dags", "trigger"],
+        ["backfill", "create"]], commands  # each one is run below, as printed
+
+
 def test_late_partner_file_fails_that_sponsor_and_clear_failed_recovers_it(stack: Stack,
                                                                           api: AirflowApi) -> None:
-    day = date(2026, 10, 5)
-    files = stack.generate("late", ["LATE", "ONTM"], day, records=300, seed=5)
+    """The night of 2026-10-06 (business date 2026-10-05) for LAT1, LAT2, ONTM; both LAT files are late.
+
+    LAT1 is recovered by the Grid's **Clear** through the API, LAT2 by the
+    playbook's ``airflow tasks clear``; then the playbook's three ``airflow
+    dags trigger`` commands run for LAT2, as printed but for the sponsor and date.
+    """
+    day, night_of = date(2026, 10, 5), date(2026, 10, 6)
+    files = stack.generate("late", ["LAT1", "LAT2", "ONTM"], day, records=300, seed=5)
     stack.deliver(files, sponsors=["ONTM"])
-    stack.deliver(files, sponsors=["LATE"], kinds=("AMCASH_RECON_",))  # the partner's file is late
-    run_id, state = night_run(api, business_date=str(day), sponsors=["LATE", "ONTM"], wait_minutes=0)
-    assert state == "failed"
+    stack.deliver(files, sponsors=["LAT1", "LAT2"], kinds=("AMCASH_RECON_",))  # the partners' files are late
+    run_id = api.trigger({"sponsors": ["LAT1", "LAT2", "ONTM"], "wait_minutes": 0},
+                         logical_date=f"{night_of}T07:00:00Z")  # the nightly run's logical date
+    assert api.wait(run_id) == "failed"
     states = api.states(run_id)
-    assert states[("sponsor_day.validate", 0)] == "failed"  # LATE (sponsors are mapped in order)
+    assert states[("sponsor_day.validate", 0)] == states[("sponsor_day.validate", 1)] == "failed"
     assert states[("sponsor_day.reconcile", 0)] == "upstream_failed"
-    assert states[("sponsor_day.reconcile", 1)] == "success"  # ONTM carried on
+    assert states[("sponsor_day.reconcile", 2)] == "success"  # ONTM carried on
     assert states[("night_summary", -1)] == "failed"
-    assert "LATE MISSING_INPUT" in task_log(api, run_id, "night_summary")
-    assert versions(stack, "LATE", day) == [(1, "MISSING_INPUT", False)]
+    summary = task_log(api, run_id, "night_summary")
+    assert "LAT1 MISSING_INPUT" in summary and "LAT2 MISSING_INPUT" in summary
+    assert versions(stack, "LAT1", day) == versions(stack, "LAT2", day) == [(1, "MISSING_INPUT", False)]
     assert versions(stack, "ONTM", day) == [(1, "SUCCEEDED", True)]
 
-    stack.deliver(files, sponsors=["LATE"])  # the file arrives: Clear the failed task, with downstream
+    stack.deliver(files, sponsors=["LAT1"])  # LAT1's file arrives: Clear its failed task, with downstream
     cleared = api.clear(run_id, [["sponsor_day.validate", 0]], only_failed=True, downstream=True)
     assert {ti["task_id"] for ti in cleared} >= {"sponsor_day.validate", "sponsor_day.reconcile",
                                                  "night_summary"}
-    assert api.wait(run_id) == "success", api.states(run_id)
-    assert versions(stack, "LATE", day) == [(1, "MISSING_INPUT", False), (2, "SUCCEEDED", True)]
+    assert api.wait(run_id) == "failed"  # LAT2 still lacks its file
+    assert versions(stack, "LAT1", day) == [(1, "MISSING_INPUT", False), (2, "SUCCEEDED", True)]
+
+    stack.deliver(files, sponsors=["LAT2"])  # LAT2's arrives: the playbook's command line
+    dates = {"2026-11-20": str(day), "2026-11-21": str(night_of), "ABCD": "LAT2"}
+    [clear] = [c for c in playbook_commands() if c.startswith("airflow tasks clear")]
+    said = operator_command(stack, clear, dates)
+    assert api.wait(run_id) == "success", (api.states(run_id), said)
+    assert versions(stack, "LAT2", day) == [(1, "MISSING_INPUT", False), (2, "SUCCEEDED", True)]
     assert versions(stack, "ONTM", day) == [(1, "SUCCEEDED", True)]
+
+    # the playbook's triggers for LAT2: unchanged files write nothing; `force` writes a new version
+    for command in [c for c in playbook_commands() if c.startswith("airflow dags trigger")]:
+        before = {r["dag_run_id"] for r in api.runs(run_type="manual")}
+        operator_command(stack, command, dates)
+        [new] = [r for r in api.runs(run_type="manual") if r["dag_run_id"] not in before]
+        conf = json.loads(command.split("--conf ", 1)[1].strip("'").replace("2026-11-20", str(day))
+                          .replace("ABCD", "LAT2"))
+        assert new["conf"] == conf
+        assert api.wait(new["dag_run_id"]) == "success", api.states(new["dag_run_id"])
+    assert versions(stack, "LAT2", day) == [(1, "MISSING_INPUT", False), (2, "SUCCEEDED", False),
+                                            (3, "SUCCEEDED", True)]
 
 
 def test_resubmission_with_cascade_is_a_new_current_version(stack: Stack, api: AirflowApi,
@@ -209,19 +299,26 @@ def test_two_forced_runs_of_one_sponsor_day_at_once_write_one_version(stack: Sta
 
 
 def test_backfill_over_a_date_range(stack: Stack, api: AirflowApi, night: dict[str, Any]) -> None:
-    before = runs(stack, "WXYZ")
-    api.backfill("2026-11-21T00:00:00Z", "2026-11-22T12:00:00Z",
-                 {"sponsors": ["WXYZ"], "wait_minutes": 0}, max_active_runs=1)
+    """The playbook's ``airflow backfill create`` as printed: the nights of the two days reconciled above."""
+    nights = ["2026-11-21T07:00:00Z", "2026-11-22T07:00:00Z"]
+    listed = api.backfill_dry_run({  # the playbook's API body lists the same nights
+        "dag_id": "amcash_reconciliation", "from_date": "2026-11-21T00:00:00Z",
+        "to_date": "2026-11-22T23:59:59Z", "max_active_runs": 1, "reprocess_behavior": "none",
+        "run_backwards": False, "dag_run_conf": {"wait_minutes": 0}})
+    assert [d.replace("+00:00", "Z") for d in listed] == nights
+    before = runs(stack)
+    [command] = [c for c in playbook_commands() if c.startswith("airflow backfill create")]
+    operator_command(stack, command)
     deadline = time.monotonic() + 400
     while time.monotonic() < deadline:
-        mine = [r for r in api.runs(run_type="backfill")
-                if r["logical_date"][:10] in ("2026-11-21", "2026-11-22")]
+        mine = api.runs(run_type="backfill")
         if len(mine) == 2 and all(r["state"] in ("success", "failed") for r in mine):
             break
         time.sleep(3)
-    assert sorted(r["state"] for r in mine) == ["success", "success"], mine
-    assert {str(r["conf"].get("sponsors")) for r in mine} == {"['WXYZ']"}
-    assert len(runs(stack, "WXYZ")) == len(before)  # the same files: nothing reconciled twice
+    assert sorted(r["logical_date"].replace("+00:00", "Z") for r in mine) == nights, mine
+    assert [r["state"] for r in mine] == ["success", "success"], mine
+    assert [r["conf"] for r in mine] == [{"wait_minutes": 0}] * 2
+    assert len(runs(stack)) == len(before)  # the same files: nothing reconciled twice
 
 
 def test_deferred_file_wait_is_resumed_by_the_triggerer(stack: Stack, api: AirflowApi) -> None:
