@@ -379,10 +379,10 @@ def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
     ctx = load_context(conn, sponsor, day, settings.grace_days, settings.lookback_days)
     params = MatchParams(sponsor, day, zone, settings.match_tolerance, settings.grace_days,
                          Rates(settings.miles_per_unit, settings.dollars_per_unit))
-    result = reconcile(parsed[PARTNER].records, parsed[PLATFORM].records, ctx.pending, ctx.history,
+    result = reconcile(parsed[PARTNER].frame(), parsed[PLATFORM].frame(), ctx.pending, ctx.history,
                        params)
     for side in SIDES:  # the candidates hold what is needed now: let the parsed frames go
-        parsed[side] = replace(parsed[side], records=parsed[side].records.clear())
+        parsed[side] = replace(parsed[side], records=None)
     release_memory()
     has_pending = bool(result.cands.get_column("is_pending").any())  # else no copy of millions of rows
     records = result.cands.filter(~pl.col("is_pending")) if has_pending else result.cands

@@ -42,8 +42,11 @@ class ParsedFile:
         period_start: UTC start of the covered interval (H2), None for CSV profiles.
         period_end: UTC end of the covered interval (H2), None for CSV profiles.
         detail_count: Number of detail records read, rejected ones included.
-        records: Valid records, ``records.RECORD_SCHEMA``, sorted by line_number.
+        records: Valid records, ``records.RECORD_SCHEMA``, sorted by line_number;
+            None when they were spilled to ``records_path`` (read them with ``scan``).
         rejected: Rejected records, ``records.REJECTED_SCHEMA``, sorted by line_number.
+        usable_count: Number of valid records (``detail_count`` minus the rejected ones).
+        records_path: The Parquet file holding the valid records, when spilled.
     """
 
     side: str
@@ -56,8 +59,26 @@ class ParsedFile:
     period_start: datetime | None
     period_end: datetime | None
     detail_count: int
-    records: pl.DataFrame
+    records: pl.DataFrame | None
     rejected: pl.DataFrame
+    usable_count: int
+    records_path: Path | None = None
+
+    def scan(self, *columns: str) -> pl.LazyFrame:
+        """The valid records (only ``columns`` when given), in line order, wherever they are kept."""
+        lazy = self.records.lazy() if self.records is not None else pl.scan_parquet(self._spilled())
+        return lazy.select(columns) if columns else lazy
+
+    def frame(self, *columns: str) -> pl.DataFrame:
+        """The valid records (only ``columns`` when given) in memory."""
+        if self.records is not None:
+            return self.records.select(columns) if columns else self.records
+        return self.scan(*columns).collect()
+
+    def _spilled(self) -> Path:
+        if self.records_path is None:
+            raise ValueError(f"{self.file_name}: the parsed records are neither in memory nor spilled")
+        return self.records_path
 
 
 @dataclass(frozen=True)
@@ -165,6 +186,7 @@ def parse_file(
     profile: CsvProfile | None = None,
     sponsor_code: str | None = None,
     business_date: date | None = None,
+    spill_to: Path | None = None,
 ) -> ParsedFile:
     """Parse one input file of either side.
 
@@ -175,6 +197,8 @@ def parse_file(
         profile: A CSV profile for a partner file, None for the standard ``%%`` layout.
         sponsor_code: Expected sponsor; defaults to the file name's.
         business_date: Expected business date; defaults to the file name's.
+        spill_to: Write the valid records to this Parquet file instead of
+            keeping them in memory (``ParsedFile.records`` is then None).
 
     Raises:
         FileRejected: the file is unusable as a whole (spec §2.2), naming the
@@ -198,6 +222,10 @@ def parse_file(
     except BaseException:
         digest.cancel()
         raise
+    good = sort_lines(parsed.records)
+    if spill_to is not None:
+        spill_to.parent.mkdir(parents=True, exist_ok=True)
+        good.write_parquet(spill_to, compression="lz4")
     return ParsedFile(
         side=side,
         path=path,
@@ -209,8 +237,10 @@ def parse_file(
         period_start=parsed.period_start,
         period_end=parsed.period_end,
         detail_count=parsed.detail_count,
-        records=sort_lines(parsed.records),
+        records=None if spill_to is not None else good,
         rejected=sort_lines(parsed.rejected),
+        usable_count=good.height,
+        records_path=spill_to,
     )
 
 

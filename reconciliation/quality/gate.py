@@ -148,7 +148,7 @@ def validate_file(parsed: Any, settings: Settings, *, run_id: int | None = None,
     side = str(parsed.side)
     profile = _profile(parsed, settings) if side == PARTNER else None
     suite, checks = gx_suite(side, profile, policy)
-    records: pl.DataFrame = parsed.records
+    records: pl.DataFrame = parsed.frame()
     params = _parameters(parsed, settings, policy)
     frame = gx_frame(records, settings)
     with GX_LOCK:
@@ -211,7 +211,7 @@ def _parameters(parsed: Any, settings: Settings, policy: QualityPolicy) -> dict[
         "business_dates": [parsed.business_date],
         "period_min": _utc(start) - policy.period_allowance,
         "period_max": _utc(end) + policy.period_allowance,
-        "usable_records": (detail - rejected) if detail is not None else parsed.records.height,
+        "usable_records": (detail - rejected) if detail is not None else parsed.usable_count,
         "detail_count": detail,
         "rejected_records": rejected,
     }

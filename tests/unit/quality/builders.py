@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import polars as pl
 
+from reconciliation.parsing import ParsedFile
 from reconciliation.records import PARTNER, PLATFORM, RECORD_SCHEMA, empty_rejected
 
 EST = timezone(timedelta(hours=-5))
@@ -48,18 +50,27 @@ def clean_records(side: str, n: int = N, sponsor: str = "ABCD") -> pl.DataFrame:
     return pl.DataFrame(rows, schema=RECORD_SCHEMA)
 
 
-def parsed_file(side: str, records: pl.DataFrame | None = None, **fields: Any) -> SimpleNamespace:
-    """A ``ParsedFile``-like object of the standard layout around ``records``."""
+def parsed_file(side: str, records: pl.DataFrame | None = None, **fields: Any) -> Any:
+    """A ``ParsedFile`` of the standard layout around ``records``.
+
+    A ``profile`` among ``fields`` makes it a namespace with that extra
+    attribute, the way a caller may hand the gate its partner layout.
+    """
     records = clean_records(side) if records is None else records
     prefix = "AMCASH_RECON" if side == PLATFORM else "AMCASH_POS"
     base: dict[str, Any] = {
         "side": side, "file_name": f"{prefix}_ABCD_{DAY:%Y%m%d}_001.txt", "sha256": "0" * 64,
         "sponsor_code": "ABCD", "business_date": DAY, "sequence": 1,
         "period_start": PERIOD[0], "period_end": PERIOD[1], "detail_count": records.height,
-        "records": records, "rejected": empty_rejected(),
+        "records": records, "rejected": empty_rejected(), "usable_count": records.height,
     }
     base.update(fields)
-    return SimpleNamespace(**base)
+    base.setdefault("path", Path(base["file_name"]))
+    profile = base.pop("profile", None)
+    parsed = ParsedFile(**base)
+    if profile is None:
+        return parsed
+    return SimpleNamespace(**vars(parsed), profile=profile, scan=parsed.scan, frame=parsed.frame)
 
 
 def set_rows(records: pl.DataFrame, rows: int, **values: Any) -> pl.DataFrame:
