@@ -3,7 +3,9 @@
 A clean virtual environment gets the package as a built wheel — not an
 editable install, so templates and data files must really be in it — with
 only the dependencies ``pyproject.toml`` declares, resolved from the local
-package cache. Then ``recon generate`` and ``recon run`` are used as a new
+package cache at exactly the versions the project's own environment holds
+(the cache's index may know newer releases whose files were never fetched,
+and an offline install must not choose those). Then ``recon generate`` and ``recon run`` are used as a new
 user would, from an empty directory.
 """
 
@@ -46,8 +48,13 @@ def test_a_clean_install_generates_and_reconciles(tmp_path: Path) -> None:
     python = venv / "bin" / "python"
     source = _source_copy(tmp_path / "src")
     offline = [] if os.environ.get("RECON_TEST_ONLINE") else ["--offline"]
+    pins = subprocess.run([str(UV), "pip", "freeze", "--exclude-editable", "--python", sys.executable],
+                          capture_output=True, text=True, check=True, timeout=60).stdout
+    constraints = tmp_path / "constraints.txt"
+    constraints.write_text(pins, encoding="utf-8")
     done = subprocess.run([str(UV), "pip", "install", "--quiet", *offline, "--python", str(python),
-                           str(source)], capture_output=True, text=True, timeout=300)
+                           "--constraint", str(constraints), str(source)],
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
 
     site = subprocess.run([str(python), "-c", "import reconciliation, pathlib; "
