@@ -8,6 +8,8 @@ columns the same way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 from reconciliation.records import MONEY, UTC_TS
@@ -178,3 +180,29 @@ def describe(side_label: str, prefix: str) -> pl.Expr:
         _money(pl.col(f"{prefix}dollars")),
         pl.col(f"{prefix}miles"),
     )
+
+
+def side_breaks(cands: pl.DataFrame, rows: pl.DataFrame, break_type: str,
+                detail: Callable[[pl.Expr, str], pl.Expr],
+                delta: Callable[[str], pl.Expr] | None = None) -> pl.DataFrame:
+    """Break rows for single flagged records of either side.
+
+    Args:
+        cands: The run's candidates (``rid`` is the row index).
+        rows: The flagged records: ``rid``, ``side_s`` (PARTNER or PLATFORM)
+            and any extra columns the detail reads.
+        break_type: The spec's break type.
+        detail: ``detail(label, prefix)`` gives the sentence for the records
+            of one side (label ``partner``/``platform``, prefix ``p_``/``q_``).
+        delta: ``delta(prefix)`` gives the money at stake; default as ``break_rows``.
+    """
+    out = []
+    extra = [c for c in rows.columns if c not in ("rid", "side_s")]
+    for side, prefix in (("PARTNER", "p_"), ("PLATFORM", "q_")):
+        mine = rows.filter(pl.col("side_s") == side)
+        if mine.height == 0:
+            continue
+        wide = records_wide(cands, mine["rid"], side).with_columns(*(mine[c] for c in extra))
+        out.append(break_rows(wide, break_type, side, detail(describe(side.lower(), prefix), prefix),
+                              delta=delta(prefix) if delta else None))
+    return pl.concat(out) if out else empty_breaks()

@@ -1,24 +1,24 @@
-"""Rules 8 and 9 of spec §4: reversal checks and the conversion check.
+"""Step 8's look-ups: each REVERSE event with the REDEEM it names and its rank.
 
-They apply once per transaction event, on the record the engine chose (the
-platform record when the run holds one). Each rule is a small function that
-returns break rows; they are independent, so one REVERSE may raise several.
-Rules work on narrow projections and widen only the records they flag.
+A REVERSE must find its REDEEM (same side, confirmation number = its
+original) among this run's records, the pending ones, or the sponsor's
+history within the look-back; the other REVERSEs of that REDEEM are looked
+for in the same places. The four reversal rules (``rules.py``) only filter
+the one frame built here. Only the records a look-up could find are kept, so
+the work follows the day's REVERSEs, not the size of the day.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 
 import polars as pl
 
 from reconciliation.config import Zone
-from reconciliation.matching.breaks import break_rows, describe, empty_breaks, fmt, records_wide
-from reconciliation.records import MONEY, ORIGIN_SYSTEM, PARTNER, PLATFORM, REDEEM, REVERSE, UTC_TS
+from reconciliation.matching.params import Rates as Rates  # re-exported: its historic home
+from reconciliation.records import PLATFORM, REDEEM, REVERSE, SUCCESS_CODES, UTC_TS
 
-#: Columns of the reference set that reversal lookups search.
+#: Columns of the reference set that reversal look-ups search.
 REFERENCE_COLUMNS = pl.Schema({
     "side": pl.String(),
     "business_date": pl.Date(),
@@ -30,121 +30,82 @@ REFERENCE_COLUMNS = pl.Schema({
     "miles": pl.Int64(),
 })
 
-
-@dataclass(frozen=True)
-class Rates:
-    """Conversion rates (configurable, spec §4 rule 9)."""
-
-    miles_per_unit: int = 95
-    dollars_per_unit: Decimal = Decimal("10.00")
+#: Columns of ``look_up_reversals``'s answer.
+CHECKED_COLUMNS = ("rid", "side_s", "business_date", "line_number", "original_confirmation_number",
+                   "ts", "miles", "origin", "found", "r_business_date", "r_miles", "rank")
 
 
-def _deadlines(dates: pl.Series, zone: Zone) -> pl.DataFrame:
-    """Reversal deadline (D+1 03:00 local) of each distinct business date."""
-    days: list[date] = sorted(d for d in dates.unique().to_list() if d is not None)
-    return pl.DataFrame(
-        {"r_business_date": days, "deadline": [zone.reversal_deadline(d) for d in days]},
-        schema={"r_business_date": pl.Date, "deadline": UTC_TS},
-    )
+def reference(cands: pl.DataFrame, wanted: pl.Series, history: pl.DataFrame) -> pl.DataFrame:
+    """What reversal look-ups may find: usable records of this run and the sponsor's history.
+
+    Only records that could answer a look-up are kept: REDEEMs whose number
+    is ``wanted``, and REVERSEs of those REDEEMs.
+    """
+    wanted_list = wanted.implode()
+    relevant = pl.when(pl.col("txn_type").cast(pl.String) == REDEEM).then(
+        pl.col("confirmation_number").is_in(wanted_list)).otherwise(
+        pl.col("original_confirmation_number").is_in(wanted_list))
+    mine = cands.select(*REFERENCE_COLUMNS.names(), "dup", "financial", "success").filter(
+        ~pl.col("dup") & pl.col("financial") & ((pl.col("side") == PLATFORM) | pl.col("success"))
+        & relevant
+    ).select(REFERENCE_COLUMNS.names())
+    parts = [mine.with_columns(pl.col("side").cast(pl.String), pl.col("txn_type").cast(pl.String))]
+    if history.height:
+        parts.append(history.filter(
+            (pl.col("disposition") != "DUPLICATE") & relevant
+            & ((pl.col("side") == PLATFORM) | pl.col("response_code").is_in(SUCCESS_CODES))
+        ).select(*(pl.col(c).cast(t) for c, t in REFERENCE_COLUMNS.items())))
+    return pl.concat(parts).unique(["side", "business_date", "line_number"], keep="first")
 
 
-def _flagged(cands: pl.DataFrame, rows: pl.DataFrame, break_type: str, detail_of: str,
-             extra: dict[str, str] | None = None) -> pl.DataFrame:
-    """Break rows for flagged event records (``rows`` holds ``rid``, ``side_s`` and extras)."""
-    out = []
-    for side, prefix in ((PARTNER, "p_"), (PLATFORM, "q_")):
-        mine = rows.filter(pl.col("side_s") == side)
-        if mine.height == 0:
-            continue
-        wide = records_wide(cands, mine["rid"], side).with_columns(
-            *(mine[src].alias(dst) for dst, src in (extra or {}).items()))
-        label = describe(side.lower(), prefix)
-        orig = pl.col(f"{prefix}original_confirmation_number")
-        details = {
-            "orphan": fmt("{} reverses {}, which is not found", label, orig),
-            "late": fmt("{} came after the reversal deadline of REDEEM {}", label, orig),
-            "double": fmt("{} is reversal number {} of REDEEM {}", label, pl.col("rank"), orig),
-            "mismatch": fmt("{} gives back {} miles but REDEEM {} took {}", label,
-                                  pl.col(f"{prefix}miles"), orig, pl.col("r_miles")),
-        }
-        out.append(break_rows(wide, break_type, side, details[detail_of]))
-    return pl.concat(out) if out else empty_breaks()
-
-
-def reversal_breaks(cands: pl.DataFrame, events: pl.Series, reference: pl.DataFrame,
-                    zone: Zone) -> pl.DataFrame:
-    """ORPHAN, LATE, DOUBLE and REVERSAL_MISMATCH breaks for REVERSE events.
+def look_up_reversals(cands: pl.DataFrame, events: pl.Series, history: pl.DataFrame) -> pl.DataFrame:
+    """Each REVERSE event with its REDEEM (``found``, ``r_business_date``, ``r_miles``) and ``rank``.
 
     Args:
         cands: The run's candidates (``rid`` is the row index).
         events: Boolean mask over ``cands``: the records to check, one per event.
-        reference: REDEEMs and REVERSEs on both sides that lookups may find:
-            this run's usable records, pending ones, and the sponsor's current
-            history within the look-back (REFERENCE_COLUMNS).
-        zone: The sponsor's reconciliation zone, for deadlines.
+        history: The sponsor's earlier records within the look-back
+            (REFERENCE_COLUMNS plus ``disposition`` and ``response_code``).
+
+    Returns:
+        One row per REVERSE event (CHECKED_COLUMNS); ``rank`` is its place by
+        time among the REVERSEs of the same REDEEM on its side.
     """
     reverses = cands.select(
         "rid", "business_date", "line_number", "original_confirmation_number", "ts", "miles",
         side_s=pl.col("side").cast(pl.String), origin=pl.col("origin").cast(pl.String),
     ).filter(events & (cands.get_column("txn_type") == REVERSE))
     if reverses.height == 0:
-        return empty_breaks()
+        return reverses.with_columns(found=pl.lit(False), r_business_date=pl.lit(None, dtype=pl.Date),
+                                     r_miles=pl.lit(None, dtype=pl.Int64),
+                                     rank=pl.lit(None, dtype=pl.Int64)).select(CHECKED_COLUMNS)
+    refs = reference(cands, reverses["original_confirmation_number"].drop_nulls().unique(), history)
     redeems = (
-        reference.filter(pl.col("txn_type") == REDEEM)
+        refs.filter(pl.col("txn_type") == REDEEM)
         .sort("business_date", "line_number")
         .unique(["side", "confirmation_number"], keep="first")
         .select(side_s="side", original_confirmation_number="confirmation_number",
                 r_business_date="business_date", r_miles="miles", found=pl.lit(True))
     )
     ranks = (
-        reference.filter(pl.col("txn_type") == REVERSE)
-        .filter(pl.col("original_confirmation_number").is_in(
-            reverses["original_confirmation_number"].implode()))
+        refs.filter(pl.col("txn_type") == REVERSE)
         .with_columns(rank=pl.int_range(1, pl.len() + 1).over(
             ["side", "original_confirmation_number"], order_by=["ts", "business_date", "line_number"]))
-        .select(side_s="side", business_date="business_date", line_number="line_number", rank="rank")
+        .select(side_s="side", business_date="business_date", line_number="line_number",
+                rank=pl.col("rank").cast(pl.Int64))
     )
-    checked = (
+    return (
         reverses.join(redeems, on=["side_s", "original_confirmation_number"], how="left")
         .join(ranks, on=["side_s", "business_date", "line_number"], how="left")
         .with_columns(found=pl.col("found").fill_null(False))
+        .select(CHECKED_COLUMNS)
     )
-    checked = checked.join(_deadlines(checked["r_business_date"], zone), on="r_business_date",
-                           how="left")
-    found = pl.col("found")
-    return pl.concat([
-        _flagged(cands, checked.filter(~found), "ORPHAN_REVERSAL", "orphan"),
-        _flagged(cands, checked.filter(found & (pl.col("origin").fill_null("") != ORIGIN_SYSTEM)
-                                       & (pl.col("ts") > pl.col("deadline"))), "LATE_REVERSAL", "late"),
-        _flagged(cands, checked.filter(found & (pl.col("rank") > 1)), "DOUBLE_REVERSAL", "double",
-                 {"rank": "rank"}),
-        _flagged(cands, checked.filter(found & (pl.col("miles") != pl.col("r_miles"))),
-                 "REVERSAL_MISMATCH", "mismatch", {"r_miles": "r_miles"}),
-    ])
 
 
-def conversion_breaks(cands: pl.DataFrame, events: pl.Series, rates: Rates) -> pl.DataFrame:
-    """CONVERSION_ERROR: miles ≠ units × miles rate, or dollars ≠ units × dollar rate."""
-    expected = (pl.col("units").cast(MONEY) * pl.lit(rates.dollars_per_unit).cast(MONEY)).cast(MONEY)
-    # Compared in whole cents (the Decimal's integer form): exact, and far
-    # cheaper than Decimal arithmetic over every record.
-    cents = pl.Series([rates.dollars_per_unit]).cast(MONEY).to_physical()[0]
-    bad = cands.select("rid", "units", "miles", "dollars", side_s=pl.col("side").cast(pl.String)).filter(
-        events & ((pl.col("miles") != pl.col("units") * rates.miles_per_unit)
-                  | (pl.col("dollars").to_physical() != pl.col("units").cast(pl.Int128) * cents))
-    ).with_columns(expected=expected)
-    out = []
-    for side, prefix in ((PARTNER, "p_"), (PLATFORM, "q_")):
-        mine = bad.filter(pl.col("side_s") == side)
-        if mine.height == 0:
-            continue
-        wide = records_wide(cands, mine["rid"], side).with_columns(expected=mine["expected"])
-        out.append(break_rows(
-            wide, "CONVERSION_ERROR", side,
-            fmt("{} units should be {} miles and ${}; the record says {} miles and ${}",
-                      pl.col(f"{prefix}units"), pl.col(f"{prefix}units") * rates.miles_per_unit,
-                      pl.col("expected").cast(pl.String), pl.col(f"{prefix}miles"),
-                      pl.col(f"{prefix}dollars").cast(pl.String)),
-            delta=(pl.col(f"{prefix}dollars") - pl.col("expected")).cast(MONEY),
-        ))
-    return pl.concat(out) if out else empty_breaks()
+def deadlines(dates: pl.Series, zone: Zone) -> pl.DataFrame:
+    """Reversal deadline (D+1 03:00 local) of each distinct business date in ``dates``."""
+    days: list[date] = sorted(d for d in dates.unique().to_list() if d is not None)
+    return pl.DataFrame(
+        {"r_business_date": days, "deadline": [zone.reversal_deadline(d) for d in days]},
+        schema={"r_business_date": pl.Date, "deadline": UTC_TS},
+    )

@@ -7,6 +7,9 @@ transaction, after the run's own records are written: writers are
 serialized, so the first run after which L is covered sees every sponsor
 that covers it, and a break once raised for a collector and L is not raised
 again.
+
+``daily_limit_exceeded`` is the rule, a pure function over frames;
+``limit_breaks`` reads what it needs (``warehouse.limit``) and runs it.
 """
 
 from __future__ import annotations
@@ -15,64 +18,46 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import polars as pl
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from reconciliation.breaktypes import DAILY_LIMIT_EXCEEDED, INITIAL_STATUS, SEVERITY
 from reconciliation.config import Zone
 from reconciliation.matching.breaks import BREAK_SCHEMA, fmt
-from reconciliation.records import MONEY
-from reconciliation.warehouse.db import read_frame
-from reconciliation.warehouse.schema import recon_break, recon_record, recon_run
+from reconciliation.records import MONEY, UTC_TS
+from reconciliation.warehouse.limit import covered_sponsors, limit_day_records, raised_limit_keys
+
+#: Columns of a DAILY_LIMIT_EXCEEDED break row.
+LIMIT_BREAK_SCHEMA = pl.Schema({**BREAK_SCHEMA, "sponsor_code": pl.String(), "break_key": pl.String(),
+                                "severity": pl.String(), "status": pl.String()})
+
+
+def limit_prefix(day: date) -> str:
+    """The start shared by every DAILY_LIMIT_EXCEEDED break key of limit day ``day``."""
+    return f"LIMIT|{day}|{DAILY_LIMIT_EXCEEDED}|PLATFORM|REDEEM|"
 
 
 def limit_key(day: date, collector_hash: pl.Expr) -> pl.Expr:
     """The break key of a DAILY_LIMIT_EXCEEDED break: one per collector and limit day."""
-    return fmt("LIMIT|{}|DAILY_LIMIT_EXCEEDED|PLATFORM|REDEEM|{}", pl.lit(str(day)),
-                     collector_hash)
+    return fmt(limit_prefix(day) + "{}", collector_hash)
 
 
-def covered_sponsors(conn: Connection, day: date) -> list[str]:
-    """Sponsors with current SUCCEEDED runs for both ``day`` and the next day."""
-    rows = conn.execute(
-        sa.select(recon_run.c.sponsor_code)
-        .where(recon_run.c.is_current.is_(True), recon_run.c.status == "SUCCEEDED",
-               recon_run.c.business_date.in_([day, day + timedelta(days=1)]))
-        .group_by(recon_run.c.sponsor_code)
-        .having(sa.func.count(sa.distinct(recon_run.c.business_date)) == 2)
-    ).scalars().all()
-    return sorted(rows)
+def daily_limit_exceeded(records: pl.DataFrame, day: date, zone: Zone, limit: Decimal,
+                         already: pl.Series) -> pl.DataFrame:
+    """The rule: the REDEEM at which a collector's running net dollars of limit day ``day`` pass ``limit``.
 
-
-def limit_breaks(conn: Connection, sponsor: str, business_date: date, zone: Zone,
-                 limit: Decimal) -> pl.DataFrame:
-    """DAILY_LIMIT_EXCEEDED breaks that the run of ``sponsor``/``business_date`` makes due.
+    Args:
+        records: Platform records of every sponsor covering ``day`` (their
+            current runs of ``day`` and ``day + 1``), non-duplicate, with a
+            collector hash (``warehouse.limit.LIMIT_COLUMNS``).
+        day: The limit day L.
+        zone: The zone that defines L's bounds.
+        limit: The daily limit in dollars.
+        already: Break keys of this limit day's breaks raised before; not raised again.
 
     Returns:
-        Break rows (BREAK_SCHEMA plus sponsor_code, break_key, severity, status).
+        One break row per collector that crossed the limit (LIMIT_BREAK_SCHEMA).
     """
-    out = []
-    for day in (business_date - timedelta(days=1), business_date):
-        sponsors = covered_sponsors(conn, day)
-        if sponsor not in sponsors:
-            continue
-        out.append(_crossings(conn, day, sponsors, zone, limit))
-    frames = [f for f in out if f.height]
-    if not frames:
-        return pl.DataFrame(schema={**BREAK_SCHEMA, "sponsor_code": pl.String,
-                                    "break_key": pl.String, "severity": pl.String,
-                                    "status": pl.String})
-    return pl.concat(frames)
-
-
-def _crossings(conn: Connection, day: date, sponsors: list[str], zone: Zone,
-               limit: Decimal) -> pl.DataFrame:
     start, end = zone.limit_day(day)
-    current = sa.select(recon_run.c.run_id).where(
-        recon_run.c.is_current.is_(True), recon_run.c.sponsor_code.in_(sponsors),
-        recon_run.c.business_date.in_([day, day + timedelta(days=1)]))
-    records = read_frame(conn, sa.select(recon_record).where(
-        recon_record.c.run_id.in_(current), recon_record.c.side == "PLATFORM",
-        recon_record.c.disposition != "DUPLICATE", recon_record.c.collector_hash.is_not(None)))
     redeems = records.filter((pl.col("txn_type") == "REDEEM") & (pl.col("ts") >= start)
                              & (pl.col("ts") < end))
     reverses = records.filter(pl.col("txn_type") == "REVERSE").join(
@@ -87,17 +72,11 @@ def _crossings(conn: Connection, day: date, sponsors: list[str], zone: Zone,
     crossing = (
         events.filter((pl.col("kind") == 0) & (pl.col("running") > limit))
         .group_by("collector_hash", maintain_order=True).first()
+        .with_columns(break_key=limit_key(day, pl.col("collector_hash")))
+        .filter(~pl.col("break_key").is_in(already.implode()))
     )
-    already = read_frame(conn, sa.select(recon_break.c.break_key).where(
-        recon_break.c.break_type == "DAILY_LIMIT_EXCEEDED",
-        recon_break.c.run_id.in_(sa.select(recon_run.c.run_id).where(
-            recon_run.c.is_current.is_(True)))))["break_key"]
-    crossing = crossing.with_columns(break_key=limit_key(day, pl.col("collector_hash"))).filter(
-        ~pl.col("break_key").is_in(already.implode()))
-    if crossing.height == 0:
-        return crossing.clear()
     return crossing.select(
-        break_type=pl.lit("DAILY_LIMIT_EXCEEDED"),
+        break_type=pl.lit(DAILY_LIMIT_EXCEEDED),
         side=pl.lit("PLATFORM"),
         business_date="business_date",
         txn_type=pl.lit("REDEEM"),
@@ -109,13 +88,13 @@ def _crossings(conn: Connection, day: date, sponsors: list[str], zone: Zone,
         platform_dollars="dollars",
         delta_dollars=(pl.col("running") - pl.lit(limit).cast(MONEY)).cast(MONEY),
         detail=fmt("collector ending {} reached ${} in limit day {} (limit ${})",
-                         pl.col("collector_last4"), pl.col("running").cast(pl.String),
-                         pl.lit(str(day)), pl.lit(str(limit))),
+                   pl.col("collector_last4"), pl.col("running").cast(pl.String),
+                   pl.lit(str(day)), pl.lit(str(limit))),
         partner_line=pl.lit(None, dtype=pl.Int64),
         platform_line="line_number",
         partner_business_date=pl.lit(None, dtype=pl.Date),
         platform_business_date="business_date",
-        partner_ts=pl.lit(None, dtype=pl.Datetime("us", "UTC")),
+        partner_ts=pl.lit(None, dtype=UTC_TS),
         platform_ts="ts",
         partner_units=pl.lit(None, dtype=pl.Int64),
         platform_units="units",
@@ -127,6 +106,29 @@ def _crossings(conn: Connection, day: date, sponsors: list[str], zone: Zone,
         record_rid=pl.lit(None, dtype=pl.Int64),
         sponsor_code="sponsor_code",
         break_key="break_key",
-        severity=pl.lit("MEDIUM"),
-        status=pl.lit("OPEN"),
-    )
+        severity=pl.lit(SEVERITY[DAILY_LIMIT_EXCEEDED]),
+        status=pl.lit(INITIAL_STATUS[DAILY_LIMIT_EXCEEDED]),
+    ).cast(dict(LIMIT_BREAK_SCHEMA))  # type: ignore[arg-type]
+
+
+def limit_breaks(conn: Connection, sponsor: str, business_date: date, zone: Zone,
+                 limit: Decimal) -> pl.DataFrame:
+    """DAILY_LIMIT_EXCEEDED breaks that the run of ``sponsor``/``business_date`` makes due.
+
+    The run's business date D completes limit days D−1 (its files hold
+    D−1's late REDEEMs) and D (when D+1 already ran, as on a re-run).
+
+    Returns:
+        Break rows (LIMIT_BREAK_SCHEMA).
+    """
+    out = []
+    for day in (business_date - timedelta(days=1), business_date):
+        sponsors = covered_sponsors(conn, day)
+        if sponsor not in sponsors:
+            continue
+        start, end = zone.limit_day(day)
+        records = limit_day_records(conn, day, sponsors, start, end)
+        out.append(daily_limit_exceeded(records, day, zone, limit,
+                                        raised_limit_keys(conn, limit_prefix(day))))
+    return pl.concat(out) if out else pl.DataFrame(schema=LIMIT_BREAK_SCHEMA)
+

@@ -28,6 +28,12 @@ from sqlalchemy import (
     Text,
 )
 
+# The break types are the domain's (``reconciliation.breaktypes``); they are
+# re-exported here for code that has always imported them with the tables.
+from reconciliation.breaktypes import BREAK_TYPES as BREAK_TYPES
+from reconciliation.breaktypes import INITIAL_STATUS as INITIAL_STATUS
+from reconciliation.breaktypes import SEVERITY as SEVERITY
+
 metadata = MetaData()
 
 
@@ -93,20 +99,6 @@ warehouse_meta = Table(
     metadata,
     Column("name", String(64), primary_key=True),
     Column("value", String(255), nullable=False),
-)
-
-BREAK_TYPES = (
-    "MISSING_ON_PLATFORM",
-    "MISSING_AT_PARTNER",
-    "AMOUNT_MISMATCH",
-    "TIMESTAMP_DRIFT",
-    "DUPLICATE",
-    "ORPHAN_REVERSAL",
-    "LATE_REVERSAL",
-    "DOUBLE_REVERSAL",
-    "REVERSAL_MISMATCH",
-    "CONVERSION_ERROR",
-    "DAILY_LIMIT_EXCEEDED",
 )
 
 recon_break = Table(
@@ -288,20 +280,3 @@ recon_pending_record = Table(
     Column("origin", String(8)),
     pg_index("ix_recon_pending_break", "break_id"),
 )
-
-SEVERITY = {
-    "MISSING_ON_PLATFORM": "HIGH",
-    "MISSING_AT_PARTNER": "HIGH",
-    "AMOUNT_MISMATCH": "HIGH",
-    "DOUBLE_REVERSAL": "HIGH",
-    "REVERSAL_MISMATCH": "HIGH",
-    "ORPHAN_REVERSAL": "MEDIUM",
-    "LATE_REVERSAL": "MEDIUM",
-    "DUPLICATE": "MEDIUM",
-    "CONVERSION_ERROR": "MEDIUM",
-    "DAILY_LIMIT_EXCEEDED": "MEDIUM",
-    "TIMESTAMP_DRIFT": "LOW",
-}
-
-#: Status a break is raised with (spec §5).
-INITIAL_STATUS = {t: ("PENDING" if t.startswith("MISSING_") else "OPEN") for t in BREAK_TYPES}

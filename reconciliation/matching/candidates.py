@@ -1,0 +1,167 @@
+"""The candidates of one run and everything pairing decided about them (spec §4 steps 1-5).
+
+``Candidates`` is what every break rule reads: the records (this day's and
+the re-entering pending ones, ``rid`` = row index), their flags, the pairs
+of steps 2-3, the settlements of steps 4-5, and the reversal look-ups of
+step 8. Sets of records are boolean masks over the rows, computed once on
+first use and shared by the rules that read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import polars as pl
+
+from reconciliation.matching import checks, pairing
+from reconciliation.matching.pairing import mask
+from reconciliation.matching.params import MatchParams
+from reconciliation.records import ORIGIN_SYSTEM, PARTNER, PLATFORM, RECORD_SCHEMA, REDEEM, REVERSE
+
+
+def build_candidates(partner: pl.DataFrame, platform: pl.DataFrame, pending: pl.DataFrame) -> pl.DataFrame:
+    """Pending and this day's records of both sides, ``rid`` in (side, business date, line) order."""
+    parts = []
+    names = RECORD_SCHEMA.names()
+    for side, today in ((PARTNER, partner), (PLATFORM, platform)):
+        if pending.height:
+            mine = pending.filter(pl.col("side") == side).sort("business_date", "line_number")
+            parts.append(mine.select(*names, "pending_break_id").with_columns(is_pending=pl.lit(True)))
+        if not today.get_column("line_number").is_sorted():
+            today = today.sort("business_date", "line_number")
+        parts.append(today.select(names).with_columns(
+            pending_break_id=pl.lit(None, dtype=pl.Int64), is_pending=pl.lit(False)))
+    cands = pl.concat(parts, how="vertical_relaxed")
+    return cands.with_row_index("rid").with_columns(pl.col("rid").cast(pl.Int64))
+
+
+def _refunds(cands: pl.DataFrame, paired_q: pl.Series) -> pl.DataFrame:
+    """Platform REDEEMs that a free SYSTEM REVERSE refunds: ``q_rid`` -> ``refund_rid``."""
+    narrow = cands.select("rid", "side", "dup", "txn_type", "origin", "confirmation_number",
+                          "original_confirmation_number", "ts").with_columns(paired=paired_q)
+    platform = pl.col("side") == PLATFORM
+    refunds = (
+        narrow.filter(platform & ~pl.col("dup") & (pl.col("txn_type") == REVERSE)
+                      & (pl.col("origin") == ORIGIN_SYSTEM) & ~pl.col("paired"))
+        .sort("ts", "rid")
+        .unique("original_confirmation_number", keep="first")
+        .select(confirmation_number="original_confirmation_number", refund_rid="rid")
+    )
+    redeems = narrow.filter(platform & ~pl.col("dup") & (pl.col("txn_type") == REDEEM)).select(
+        "confirmation_number", q_rid="rid")
+    return redeems.join(refunds, on="confirmation_number", how="inner").select("q_rid", "refund_rid")
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """One run's candidates, paired and settled; the input of every break rule.
+
+    Attributes:
+        frame: The candidates: RECORD_SCHEMA plus ``rid``, ``pending_break_id``,
+            ``is_pending``, the financial flags and ``dup``/``dup_ordinal``.
+        history: The sponsor's earlier records that reversal look-ups may find.
+        pairs: Every pair of steps 2-3 (``p_rid``, ``q_rid``, ``rule``).
+        successful: The pairs whose partner record succeeded (step 6 compares them).
+        auto_refunded: Unknown-outcome pairs whose REDEEM a SYSTEM REVERSE
+            refunded (step 4), with ``refund_rid``.
+        not_refunded: Unknown-outcome pairs without a refund (step 4).
+        lone_refunds: Unpaired platform REDEEMs settled with their refund (step 5):
+            ``q_rid``, ``refund_rid``.
+    """
+
+    frame: pl.DataFrame
+    history: pl.DataFrame
+    pairs: pl.DataFrame
+    successful: pl.DataFrame
+    auto_refunded: pl.DataFrame
+    not_refunded: pl.DataFrame
+    lone_refunds: pl.DataFrame
+
+    @classmethod
+    def build(cls, partner: pl.DataFrame, platform: pl.DataFrame, pending: pl.DataFrame,
+              history: pl.DataFrame, params: MatchParams) -> Candidates:
+        """Steps 1-5: mark duplicates, pair by key then fallback, settle refunds."""
+        cands = pairing.mark_duplicates(pairing.classify(build_candidates(partner, platform, pending)))
+        n = cands.height
+        key = pairing.key_pairs(cands)
+        fallback = pairing.fallback_pairs(cands, mask(n, key["q_rid"]), params.tolerance)
+        pairs = pl.concat([key, fallback])
+        unknown_p = cands.get_column("unknown").gather(pairs["p_rid"])
+        paired_q = mask(n, pairs["q_rid"])
+        refunds = _refunds(cands, paired_q)
+        unknown = pairs.filter(unknown_p).join(refunds, on="q_rid", how="left")
+        return cls(
+            frame=cands,
+            history=history,
+            pairs=pairs,
+            successful=pairs.filter(~unknown_p),
+            auto_refunded=unknown.filter(pl.col("refund_rid").is_not_null()),
+            not_refunded=unknown.filter(pl.col("refund_rid").is_null()),
+            lone_refunds=refunds.filter(~paired_q.gather(refunds["q_rid"])),
+        )
+
+    @property
+    def n(self) -> int:
+        """How many candidates."""
+        return self.frame.height
+
+    def column(self, name: str) -> pl.Series:
+        """One column of the candidates."""
+        return self.frame.get_column(name)
+
+    def rids(self, which: pl.Series) -> pl.Series:
+        """The ``rid`` of the candidates a mask selects."""
+        return self.column("rid").filter(which)
+
+    @cached_property
+    def paired_p(self) -> pl.Series:
+        """Partner records in a pair."""
+        return mask(self.n, self.pairs["p_rid"])
+
+    @cached_property
+    def paired_q(self) -> pl.Series:
+        """Platform records in a pair."""
+        return mask(self.n, self.pairs["q_rid"])
+
+    @cached_property
+    def settled(self) -> pl.Series:
+        """Records settled by an automatic refund (steps 4-5)."""
+        auto, lone = self.auto_refunded, self.lone_refunds
+        return mask(self.n, pl.concat([auto["p_rid"], auto["q_rid"], auto["refund_rid"],
+                                       lone["q_rid"], lone["refund_rid"]]))
+
+    @cached_property
+    def fresh(self) -> pl.Series:
+        """This day's records that are not duplicates."""
+        return ~self.column("is_pending") & ~self.column("dup")
+
+    @cached_property
+    def unpaired_partner(self) -> pl.Series:
+        """Step 7: this day's successful partner records left unpaired."""
+        return self.fresh & (self.column("side") == PARTNER) & self.column("success") & ~self.paired_p
+
+    @cached_property
+    def unpaired_platform(self) -> pl.Series:
+        """Step 7 (and 4): this day's platform records left unpaired and unsettled, or not refunded."""
+        return self.fresh & (self.column("side") == PLATFORM) & (
+            (~self.paired_q & ~self.settled) | mask(self.n, self.not_refunded["q_rid"]))
+
+    @cached_property
+    def events(self) -> pl.Series:
+        """The records rules 8-9 check, one per event.
+
+        On the platform record where there is one; never on an event that a
+        pending (already checked) record belongs to.
+        """
+        side = self.column("side")
+        pairs = self.pairs
+        partner_pending_q = mask(self.n, pairs.filter(
+            self.column("is_pending").gather(pairs["p_rid"]))["q_rid"])
+        return self.fresh & (((side == PLATFORM) & ~partner_pending_q)
+                             | ((side == PARTNER) & self.column("success") & ~self.paired_p))
+
+    @cached_property
+    def reversals(self) -> pl.DataFrame:
+        """Step 8's look-ups: each REVERSE event with its REDEEM and its rank among that REDEEM's REVERSEs."""
+        return checks.look_up_reversals(self.frame, self.events, self.history)

@@ -1,0 +1,87 @@
+"""Where every candidate ends: match rows, dispositions and the carry-forward (spec §4-§5).
+
+The break rules say what is wrong; these functions record what pairing
+decided (one ``recon_match`` row per pair or settlement), the place of each
+of this day's records, and the new status of re-entering pending breaks.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from reconciliation.matching.candidates import Candidates
+from reconciliation.matching.pairing import mask
+from reconciliation.matching.params import MatchParams
+
+MATCH_COLUMNS = ("txn_type", "confirmation_number", "rule", "outcome", "partner_line", "platform_line",
+                 "partner_business_date", "platform_business_date")
+
+
+def _match_rows(cands: pl.DataFrame, pairs: pl.DataFrame, outcome: str, rule: str | None = None
+                ) -> pl.DataFrame:
+    """Match rows of ``pairs`` (``p_rid``, ``q_rid``; ``rule`` unless given)."""
+
+    def take(column: str, which: str) -> pl.Series:
+        return cands.get_column(column).gather(pairs[which])
+
+    rows = pl.DataFrame({
+        "txn_type": take("txn_type", "q_rid").fill_null(take("txn_type", "p_rid")).cast(pl.String),
+        "confirmation_number": take("confirmation_number", "q_rid").fill_null(
+            take("confirmation_number", "p_rid")),
+        "partner_line": take("line_number", "p_rid"),
+        "platform_line": take("line_number", "q_rid"),
+        "partner_business_date": take("business_date", "p_rid"),
+        "platform_business_date": take("business_date", "q_rid"),
+    })
+    return rows.with_columns(
+        rule=pairs["rule"] if rule is None else pl.lit(rule), outcome=pl.lit(outcome),
+    ).select(MATCH_COLUMNS)
+
+
+def matches(c: Candidates) -> pl.DataFrame:
+    """One row per pair (MATCHED or, for unknown outcomes, AUTO_/NOT_REFUNDED) and per lone refund."""
+    lone = c.lone_refunds.select("q_rid", p_rid=pl.lit(None, dtype=pl.Int64))
+    return pl.concat([
+        _match_rows(c.frame, c.successful, "MATCHED"),
+        _match_rows(c.frame, c.auto_refunded, "AUTO_REFUNDED"),
+        _match_rows(c.frame, c.not_refunded, "NOT_REFUNDED"),
+        _match_rows(c.frame, lone, "AUTO_REFUNDED", rule="REFUND"),
+    ])
+
+
+def dispositions(c: Candidates) -> pl.Series:
+    """Each candidate's place: DUPLICATE, BREAK, SETTLED, MATCHED or DECLINED (null when pending).
+
+    UNPLACED marks a record no step accounted for; the pipeline refuses to
+    write a run that has one (conservation).
+    """
+    matched = mask(c.n, pl.concat([c.successful["p_rid"], c.successful["q_rid"], c.not_refunded["p_rid"]]))
+    return c.frame.select(
+        pl.when(pl.col("is_pending")).then(pl.lit(None, dtype=pl.String))
+        .when(pl.col("dup")).then(pl.lit("DUPLICATE"))
+        .when(c.unpaired_partner | c.unpaired_platform).then(pl.lit("BREAK"))
+        .when(c.settled).then(pl.lit("SETTLED"))
+        .when(matched).then(pl.lit("MATCHED"))
+        .when(pl.col("declined") | pl.col("unknown")).then(pl.lit("DECLINED"))
+        .otherwise(pl.lit("UNPLACED"))
+        .alias("disposition")
+    ).to_series()
+
+
+def pending_updates(c: Candidates, params: MatchParams) -> pl.DataFrame:
+    """Spec §5 carry-forward: pending breaks whose record matched (RESOLVED) or whose grace ran out (OPEN)."""
+    resolved = mask(c.n, pl.concat([c.successful["p_rid"], c.successful["q_rid"]])) | c.settled
+    last_day = pl.col("business_date") + pl.duration(days=params.grace_days)
+    return c.frame.select(
+        "is_pending", "business_date",
+        break_id="pending_break_id",
+        resolved=resolved,
+    ).filter(pl.col("is_pending")).select(
+        "break_id",
+        new_status=pl.when(pl.col("resolved")).then(pl.lit("RESOLVED"))
+        .when(last_day <= pl.lit(params.business_date)).then(pl.lit("OPEN"))
+        .otherwise(pl.lit(None, dtype=pl.String)),
+    ).filter(pl.col("new_status").is_not_null()).with_columns(
+        resolution=pl.when(pl.col("new_status") == "RESOLVED").then(pl.lit("MATCHED_LATER"))
+        .otherwise(pl.lit(None, dtype=pl.String)),
+    )
