@@ -109,3 +109,14 @@ def deadlines(dates: pl.Series, zone: Zone) -> pl.DataFrame:
         {"r_business_date": days, "deadline": [zone.reversal_deadline(d) for d in days]},
         schema={"r_business_date": pl.Date, "deadline": UTC_TS},
     )
+
+
+def named_by_reversals(*frames: pl.DataFrame) -> pl.Series:
+    """The confirmation numbers the REVERSEs of ``frames`` name: the history keys a run needs.
+
+    Pass them to ``warehouse.context.load_context(keys=...)`` so the run
+    reads only the history its reversal look-ups can find.
+    """
+    named = [f.filter(pl.col("txn_type") == REVERSE).get_column("original_confirmation_number")
+             for f in frames]
+    return pl.concat(named).drop_nulls().unique().sort() if named else pl.Series(dtype=pl.String)
