@@ -39,23 +39,28 @@ def reference(cands: pl.DataFrame, wanted: pl.Series, history: pl.DataFrame) -> 
     """What reversal look-ups may find: usable records of this run and the sponsor's history.
 
     Only records that could answer a look-up are kept: REDEEMs whose number
-    is ``wanted``, and REVERSEs of those REDEEMs.
+    is ``wanted``, and REVERSEs of those REDEEMs. Each type is tested on its
+    own column only, after the cheap flag tests.
     """
     wanted_list = wanted.implode()
-    relevant = pl.when(pl.col("txn_type").cast(pl.String) == REDEEM).then(
-        pl.col("confirmation_number").is_in(wanted_list)).otherwise(
-        pl.col("original_confirmation_number").is_in(wanted_list))
-    mine = cands.select(*REFERENCE_COLUMNS.names(), "dup", "financial", "success").filter(
-        ~pl.col("dup") & pl.col("financial") & ((pl.col("side") == PLATFORM) | pl.col("success"))
-        & relevant
-    ).select(REFERENCE_COLUMNS.names())
-    parts = [mine.with_columns(pl.col("side").cast(pl.String), pl.col("txn_type").cast(pl.String))]
+    names = REFERENCE_COLUMNS.names()
+
+    def relevant(records: pl.LazyFrame) -> pl.LazyFrame:
+        txn = pl.col("txn_type")
+        return pl.concat([
+            records.filter((txn == REDEEM) & pl.col("confirmation_number").is_in(wanted_list)),
+            records.filter((txn == REVERSE) & pl.col("original_confirmation_number").is_in(wanted_list)),
+        ]).select(*(pl.col(c).cast(t) for c, t in REFERENCE_COLUMNS.items()))
+
+    usable = cands.lazy().select(*names, "dup", "financial", "success").filter(
+        ~pl.col("dup") & pl.col("financial") & ((pl.col("side") == PLATFORM) | pl.col("success")))
+    parts = [relevant(usable)]
     if history.height:
-        parts.append(history.filter(
-            (pl.col("disposition") != "DUPLICATE") & relevant
-            & ((pl.col("side") == PLATFORM) | pl.col("response_code").is_in(SUCCESS_CODES))
-        ).select(*(pl.col(c).cast(t) for c, t in REFERENCE_COLUMNS.items())))
-    return pl.concat(parts).unique(["side", "business_date", "line_number"], keep="first")
+        parts.append(relevant(history.lazy().filter(
+            (pl.col("disposition") != "DUPLICATE")
+            & ((pl.col("side") == PLATFORM) | pl.col("response_code").is_in(SUCCESS_CODES)))))
+    return pl.concat(parts).unique(["side", "business_date", "line_number"], keep="first",
+                                   maintain_order=True).collect()
 
 
 def look_up_reversals(cands: pl.DataFrame, events: pl.Series, history: pl.DataFrame) -> pl.DataFrame:
@@ -72,9 +77,11 @@ def look_up_reversals(cands: pl.DataFrame, events: pl.Series, history: pl.DataFr
         time among the REVERSEs of the same REDEEM on its side.
     """
     reverses = cands.select(
-        "rid", "business_date", "line_number", "original_confirmation_number", "ts", "miles",
-        side_s=pl.col("side").cast(pl.String), origin=pl.col("origin").cast(pl.String),
-    ).filter(events & (cands.get_column("txn_type") == REVERSE))
+        "rid", "business_date", "line_number", "original_confirmation_number", "ts", "miles", "side",
+        "origin",
+    ).filter(events & (cands.get_column("txn_type") == REVERSE)).select(
+        pl.exclude("side", "origin"), side_s=pl.col("side").cast(pl.String),
+        origin=pl.col("origin").cast(pl.String))
     if reverses.height == 0:
         return reverses.with_columns(found=pl.lit(False), r_business_date=pl.lit(None, dtype=pl.Date),
                                      r_miles=pl.lit(None, dtype=pl.Int64),
@@ -87,12 +94,16 @@ def look_up_reversals(cands: pl.DataFrame, events: pl.Series, history: pl.DataFr
         .select(side_s="side", original_confirmation_number="confirmation_number",
                 r_business_date="business_date", r_miles="miles", found=pl.lit(True))
     )
-    ranks = (
-        refs.filter(pl.col("txn_type") == REVERSE)
-        .with_columns(rank=pl.int_range(1, pl.len() + 1).over(
-            ["side", "original_confirmation_number"], order_by=["ts", "business_date", "line_number"]))
-        .select(side_s="side", business_date="business_date", line_number="line_number",
-                rank=pl.col("rank").cast(pl.Int64))
+    # Rank by time within (side, REDEEM): sorted so each group is one run of
+    # rows, a row's rank is its distance from its group's first row, plus one.
+    group = ["side", "original_confirmation_number"]
+    ordered = refs.filter(pl.col("txn_type") == REVERSE).sort(
+        *group, "ts", "business_date", "line_number", nulls_last=True).with_row_index("i")
+    first = pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift(1)) for c in group) | (pl.col("i") == 0)
+    ranks = ordered.select(
+        side_s="side", business_date="business_date", line_number="line_number",
+        rank=(pl.col("i").cast(pl.Int64)
+              - pl.when(first).then(pl.col("i").cast(pl.Int64)).forward_fill() + 1),
     )
     return (
         reverses.join(redeems, on=["side_s", "original_confirmation_number"], how="left")

@@ -24,10 +24,14 @@ def _match_rows(cands: pl.DataFrame, pairs: pl.DataFrame, outcome: str, rule: st
     def take(column: str, which: str) -> pl.Series:
         return cands.get_column(column).gather(pairs[which])
 
+    def either(column: str) -> pl.Series:
+        """The platform record's value, else the partner record's (gathered only if needed)."""
+        values = take(column, "q_rid")
+        return values.fill_null(take(column, "p_rid")) if values.null_count() else values
+
     rows = pl.DataFrame({
-        "txn_type": take("txn_type", "q_rid").fill_null(take("txn_type", "p_rid")).cast(pl.String),
-        "confirmation_number": take("confirmation_number", "q_rid").fill_null(
-            take("confirmation_number", "p_rid")),
+        "txn_type": either("txn_type").cast(pl.String),
+        "confirmation_number": either("confirmation_number"),
         "partner_line": take("line_number", "p_rid"),
         "platform_line": take("line_number", "q_rid"),
         "partner_business_date": take("business_date", "p_rid"),

@@ -144,10 +144,10 @@ def conversion_error(c: Candidates, params: MatchParams) -> pl.DataFrame:
     # Compared in whole cents (the Decimal's integer form): exact, and far
     # cheaper than Decimal arithmetic over every record.
     cents = pl.Series([rates.dollars_per_unit]).cast(MONEY).to_physical()[0]
-    bad = c.frame.select("rid", "units", "miles", "dollars", side_s=pl.col("side").cast(pl.String)).filter(
-        c.events & ((pl.col("miles") != pl.col("units") * rates.miles_per_unit)
-                    | (pl.col("dollars").to_physical() != pl.col("units").cast(pl.Int128) * cents))
-    ).select("rid", "side_s", expected=(
+    bad = c.frame.select("rid", "side", "units", "miles", "dollars").filter(c.events).filter(
+        (pl.col("miles") != pl.col("units") * rates.miles_per_unit)
+        | (pl.col("dollars").to_physical() != pl.col("units").cast(pl.Int128) * cents)
+    ).select("rid", side_s=pl.col("side").cast(pl.String), expected=(
         pl.col("units").cast(MONEY) * pl.lit(rates.dollars_per_unit).cast(MONEY)).cast(MONEY))
     return side_breaks(
         c.frame, bad, bt.CONVERSION_ERROR,
