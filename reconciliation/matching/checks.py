@@ -54,13 +54,16 @@ def reference(cands: pl.DataFrame, wanted: pl.Series, history: pl.DataFrame) -> 
 
     usable = cands.lazy().select(*names, "dup", "financial", "success").filter(
         ~pl.col("dup") & pl.col("financial") & ((pl.col("side") == PLATFORM) | pl.col("success")))
-    parts = [relevant(usable)]
-    if history.height:
-        parts.append(relevant(history.lazy().filter(
-            (pl.col("disposition") != "DUPLICATE")
-            & ((pl.col("side") == PLATFORM) | pl.col("response_code").is_in(SUCCESS_CODES)))))
-    return pl.concat(parts).unique(["side", "business_date", "line_number"], keep="first",
-                                   maintain_order=True).collect()
+    mine = relevant(usable).collect()  # one row per record: (side, business date, line) is unique
+    if history.height == 0:
+        return mine
+    # A record both here and in the history (a pending one) counts once, as this run's.
+    place = ["side", "business_date", "line_number"]
+    earlier = relevant(history.lazy().filter(
+        (pl.col("disposition") != "DUPLICATE")
+        & ((pl.col("side") == PLATFORM) | pl.col("response_code").is_in(SUCCESS_CODES))
+    )).unique(place, keep="first", maintain_order=True).join(mine.lazy().select(place), on=place, how="anti")
+    return pl.concat([mine, earlier.collect()])
 
 
 def look_up_reversals(cands: pl.DataFrame, events: pl.Series, history: pl.DataFrame) -> pl.DataFrame:

@@ -94,7 +94,13 @@ def key_pairs(cands: pl.DataFrame) -> pl.DataFrame:
     # Streamed: at 10 million records a side this join is 1.6x faster and
     # smaller than in memory; the streaming engine does not keep row order.
     pairs = partner.lazy().join(platform.lazy(), on=["txn_type", "confirmation_number"], how="inner")
-    return pairs.select("p_rid", "q_rid", rule=pl.lit("KEY")).collect(engine="streaming").sort("p_rid")
+    found = pairs.select("p_rid", "q_rid").collect(engine="streaming")
+    # Back in partner order without a sort: duplicates are excluded, so each
+    # partner record has at most one pair, and its platform record can be
+    # placed at the partner record's row (linear, where sorting is not).
+    q_of = pl.repeat(None, cands.height, dtype=pl.Int64, eager=True).scatter(found["p_rid"], found["q_rid"])
+    return pl.DataFrame({"p_rid": q_of.is_not_null().arg_true().cast(pl.Int64), "q_rid": q_of.drop_nulls()}
+                        ).with_columns(rule=pl.lit("KEY"))
 
 
 def fallback_pairs(cands: pl.DataFrame, taken: pl.Series, tolerance: timedelta) -> pl.DataFrame:
