@@ -39,31 +39,30 @@ def reference(cands: pl.DataFrame, wanted: pl.Series, history: pl.DataFrame) -> 
     """What reversal look-ups may find: usable records of this run and the sponsor's history.
 
     Only records that could answer a look-up are kept: REDEEMs whose number
-    is ``wanted``, and REVERSEs of those REDEEMs. Each type is tested on its
-    own column only, after the cheap flag tests.
+    is ``wanted``, and REVERSEs of those REDEEMs. The test runs on the few
+    columns it reads, and only the rows it keeps are copied.
     """
     wanted_list = wanted.implode()
     names = REFERENCE_COLUMNS.names()
+    looked_up_by = pl.when(pl.col("txn_type") == REDEEM).then(pl.col("confirmation_number")).otherwise(
+        pl.col("original_confirmation_number"))
 
-    def relevant(records: pl.LazyFrame) -> pl.LazyFrame:
-        txn = pl.col("txn_type")
-        return pl.concat([
-            records.filter((txn == REDEEM) & pl.col("confirmation_number").is_in(wanted_list)),
-            records.filter((txn == REVERSE) & pl.col("original_confirmation_number").is_in(wanted_list)),
-        ]).select(*(pl.col(c).cast(t) for c, t in REFERENCE_COLUMNS.items()))
+    def relevant(records: pl.DataFrame, usable: pl.Expr) -> pl.DataFrame:
+        keep = records.select(usable & looked_up_by.is_in(wanted_list)).to_series()
+        return records.select(names).filter(keep).select(
+            *(pl.col(c).cast(t) for c, t in REFERENCE_COLUMNS.items()))
 
-    usable = cands.lazy().select(*names, "dup", "financial", "success").filter(
-        ~pl.col("dup") & pl.col("financial") & ((pl.col("side") == PLATFORM) | pl.col("success")))
-    mine = relevant(usable).collect()  # one row per record: (side, business date, line) is unique
+    mine = relevant(cands, ~pl.col("dup") & pl.col("financial")
+                    & ((pl.col("side") == PLATFORM) | pl.col("success")))
     if history.height == 0:
-        return mine
+        return mine  # one row per record: (side, business date, line) is unique
     # A record both here and in the history (a pending one) counts once, as this run's.
     place = ["side", "business_date", "line_number"]
-    earlier = relevant(history.lazy().filter(
-        (pl.col("disposition") != "DUPLICATE")
-        & ((pl.col("side") == PLATFORM) | pl.col("response_code").is_in(SUCCESS_CODES))
-    )).unique(place, keep="first", maintain_order=True).join(mine.lazy().select(place), on=place, how="anti")
-    return pl.concat([mine, earlier.collect()])
+    earlier = relevant(history, (pl.col("disposition") != "DUPLICATE") & (
+        (pl.col("side") == PLATFORM) | pl.col("response_code").is_in(SUCCESS_CODES)))
+    earlier = earlier.unique(place, keep="first", maintain_order=True).join(
+        mine.select(place), on=place, how="anti")
+    return pl.concat([mine, earlier])
 
 
 def look_up_reversals(cands: pl.DataFrame, events: pl.Series, history: pl.DataFrame) -> pl.DataFrame:
