@@ -4,4 +4,8 @@
 day's records plus re-entering pending ones) and the warehouse history it
 needs, and returns matches, breaks, record dispositions and the status
 changes of earlier breaks. It never touches the warehouse itself.
+
+Where to look: ``candidates`` pairs the records (steps 1-5), ``rules``
+holds one named function per break type (``RULES``), ``outcomes`` records
+where each record ended, and ``limit`` is the cross-sponsor daily limit.
 """

@@ -99,6 +99,8 @@ def key_pairs(cands: pl.DataFrame) -> pl.DataFrame:
     # partner record has at most one pair, and its platform record can be
     # placed at the partner record's row (linear, where sorting is not).
     q_of = pl.repeat(None, cands.height, dtype=pl.Int64, eager=True).scatter(found["p_rid"], found["q_rid"])
+    if cands.height - q_of.null_count() != found.height:
+        raise AssertionError("a partner record was paired twice by key (duplicates not excluded)")
     return pl.DataFrame({"p_rid": q_of.is_not_null().arg_true().cast(pl.Int64), "q_rid": q_of.drop_nulls()}
                         ).with_columns(rule=pl.lit("KEY"))
 
