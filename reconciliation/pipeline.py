@@ -10,9 +10,8 @@ see each other half-done and a run that dies leaves nothing behind.
 from __future__ import annotations
 
 import importlib
-import json
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -26,22 +25,18 @@ from reconciliation.errors import FileRejected, ReconError, WarehouseError
 from reconciliation.matching.checks import Rates
 from reconciliation.matching.engine import MatchParams, MatchResult, reconcile
 from reconciliation.matching.limit import limit_breaks
+from reconciliation.parsing import ParsedFile, parse_file
 from reconciliation.records import PARTNER, PLATFORM, SIDES
+from reconciliation.run import kept
+from reconciliation.run.workdir import WorkDir
 from reconciliation.runtime import failpoint, release_memory
+from reconciliation.warehouse import runs
 from reconciliation.warehouse import summary as summaries
 from reconciliation.warehouse.attempts import record_attempt, record_failure, write_quality
 from reconciliation.warehouse.context import load_context, stale_later_dates
-from reconciliation.warehouse.db import engine_for, ensure_schema, insert_frame, write_transaction
+from reconciliation.warehouse.db import Warehouse, write_transaction
 from reconciliation.warehouse.failures import briefly, database_errors, one_line
 from reconciliation.warehouse.meta import check_key, claim_key, key_fingerprint
-from reconciliation.warehouse.schema import (
-    recon_match,
-    recon_pending_record,
-    recon_record,
-    recon_rejected_record,
-    recon_run,
-    recon_summary,
-)
 from reconciliation.warehouse.writer import (
     apply_pending_updates,
     insert_breaks,
@@ -52,7 +47,6 @@ from reconciliation.warehouse.writer import (
 )
 
 log = logging.getLogger(__name__)
-_ready: set[str] = set()
 
 
 @dataclass
@@ -88,22 +82,22 @@ class RunOutcome:
 
 
 def warehouse(settings: Settings) -> Engine:
-    """The warehouse engine, its schema checked once per process (created at head when empty).
+    """An engine on the settings' warehouse, its schema checked (created at head when empty).
+
+    The engine pools nothing: each connection closes when returned, so a
+    command that forgets the engine holds no DuckDB file lock. A run opens
+    its own ``Warehouse`` instead.
 
     Raises:
         WarehouseOutdated: the warehouse needs ``recon db upgrade`` first.
         WarehouseError: it cannot be reached.
     """
-    engine = engine_for(settings.warehouse_url)
-    if settings.warehouse_url not in _ready:
-        ensure_schema(engine)
-        _ready.add(settings.warehouse_url)
-    return engine
+    return Warehouse(settings.warehouse_url, pooled=False).engine
 
 
 def forget_warehouse(url: str) -> None:
-    """Make the next run check the warehouse schema again (after it was dropped)."""
-    _ready.discard(url)
+    """Nothing to forget: every ``Warehouse`` checks its schema when opened (kept for callers)."""
+    del url
 
 
 def _optional(module: str) -> Any:
@@ -125,12 +119,16 @@ def sponsors_for(settings: Settings, business_date: date, inbox: Path | None) ->
 
 def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
             triggered_by: str = "cli", checked: Path | None = None, force: bool = True,
-            requested_at: datetime | None = None) -> RunOutcome:
+            requested_at: datetime | None = None, store: Warehouse | None = None) -> RunOutcome:
     """Reconcile one sponsor and business date from files in a local directory.
 
     Never raises for bad input or a missing file: the outcome says REJECTED
     or MISSING_INPUT and the ``recon_run`` row records why. Raises
     ``ReconError`` only when the warehouse itself cannot be used.
+
+    The files are parsed into Parquet in a scratch directory under
+    ``settings.state_dir`` (removed when the run ends, whatever the end),
+    so a day is not held in memory beyond what matching reads.
 
     Args:
         settings: The reconciliation settings.
@@ -138,10 +136,12 @@ def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
         business_date: The business date.
         inbox: Local directory holding the day's files.
         triggered_by: Who started the run (``cli``, ``airflow:<run id>``), kept in ``recon_run``.
-        checked: The file ``gate_day`` wrote for these files: its validation
-            is used instead of validating again (the DAG's separate gate task),
-            and the file is removed once the run has committed. Ignored when
-            missing or when the files have changed since.
+        checked: The ``gate.json`` that ``gate_day`` kept for these files:
+            when the files' sha256 are the ones kept, its parse and
+            validation are used instead of parsing and validating again
+            (the DAG's separate gate task), and what it kept is removed once
+            the run has committed. Ignored when missing or when the files
+            have changed since.
         force: Write a new version even when the current one was made from
             the same files. Without it such a day is left as it is. Either
             way a run never duplicates a version that was committed from the
@@ -151,9 +151,25 @@ def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
         requested_at: When the run was asked for (a DAG run's plan), if
             earlier than this call: a version committed since then counts
             as made "while this run was under way".
+        store: The warehouse to use; by default one is opened on
+            ``settings.warehouse_url`` for this run and closed after it.
     """
-    engine = warehouse(settings)
-    read = _read_inputs(settings, sponsor, business_date, inbox, triggered_by, checked)
+    own = store is None
+    store = store if store is not None else Warehouse(settings.warehouse_url)
+    try:
+        with WorkDir(settings.state_dir) as work:
+            return _run(store, settings, sponsor, business_date, inbox, triggered_by, checked, force,
+                        requested_at, work)
+    finally:
+        if own:
+            store.close()
+
+
+def _run(store: Warehouse, settings: Settings, sponsor: str, business_date: date, inbox: Path,
+         triggered_by: str, checked: Path | None, force: bool, requested_at: datetime | None,
+         work: WorkDir) -> RunOutcome:
+    engine = store.engine
+    read = _read_inputs(store, settings, sponsor, business_date, inbox, triggered_by, checked, work)
     if isinstance(read, RunOutcome):
         return read
     row, outcome, parsed, quality = read
@@ -165,8 +181,9 @@ def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
             outcome.skipped = _already_current(conn, row, force, outcome, requested_at)
             if outcome.skipped:
                 log.info("%s", outcome.skipped)
+                kept.discard(checked)
                 return outcome
-            result = _write_success(conn, settings, row, parsed, quality, outcome)
+            _write_success(conn, settings, row, parsed, quality, outcome)
         failpoint("after-commit")
     except WarehouseError as exc:  # the database failed, not the run: record it if it still can be
         return _record_failure(engine, row, outcome, str(exc))
@@ -174,14 +191,23 @@ def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
         raise
     except Exception as exc:
         return _failed(engine, row, outcome, "the run of", exc)
+    kept.discard(checked)  # handed over and now in the warehouse; a re-run parses afresh
+    _analyze(engine, settings, outcome)
     with database_errors(engine.url, f"reading the later dates of {sponsor}"), engine.connect() as conn:
         outcome.stale_dates = stale_later_dates(conn, sponsor, business_date)
-    if checked is not None:  # handed over and now in recon_validation; a re-run validates afresh
-        Path(checked).unlink(missing_ok=True)
-    del result, parsed
+    del parsed
     _data_docs(settings, outcome, quality)
     _reports(engine, settings, outcome)
     return outcome
+
+
+def _analyze(engine: Engine, settings: Settings, outcome: RunOutcome) -> None:
+    """Fresh planner statistics for the reports (a failure is a warning: the run has committed)."""
+    try:
+        runs.analyze_loaded(engine)
+    except WarehouseError as exc:
+        log.warning("%s", exc)
+        outcome.warnings.append(f"the loaded tables were not analyzed: {exc}")
 
 
 def _already_current(conn: Connection, row: dict[str, Any], force: bool, outcome: RunOutcome,
@@ -192,9 +218,7 @@ def _already_current(conn: Connection, row: dict[str, Any], force: bool, outcome
     given, or it was committed by the same trigger (a retry) or while this
     run was under way (a concurrent run).
     """
-    current = conn.execute(recon_run.select().where(
-        recon_run.c.sponsor_code == row["sponsor_code"], recon_run.c.business_date == row["business_date"],
-        recon_run.c.is_current.is_(True))).mappings().first()
+    current = runs.current_run(conn, row["sponsor_code"], row["business_date"])
     if current is None or any(current[f"{side}_sha256"] != row.get(f"{side}_sha256")
                               for side in ("partner", "platform")):
         return None
@@ -218,42 +242,44 @@ def _aware(value: Any) -> Any:
 
 
 def gate_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
-             triggered_by: str = "cli") -> tuple[RunOutcome, Path | None]:
+             triggered_by: str = "cli", store: Warehouse | None = None) -> tuple[RunOutcome, Path | None]:
     """Parse and validate a sponsor-day without matching: the DAG's visible data-quality step.
 
     A file that fails (missing, rejected by the parser or by a critical
     expectation) is recorded exactly as ``run_day`` would record it, so the
-    gate can fail fast with the reason. A passing day's validation is kept
-    in a file for ``run_day(checked=...)``, which then does not validate again.
+    gate can fail fast with the reason. A passing day's parse and
+    validation are kept (``run.kept``) for ``run_day(checked=...)``, which
+    then neither parses nor validates the same files again.
 
     Returns:
         The outcome (status ``PASSED`` when the files may be reconciled) and
-        the path of the kept validation, or None when the gate stopped the day.
+        the path of the kept ``gate.json``, or None when the gate stopped the day.
     """
-    read = _read_inputs(settings, sponsor, business_date, inbox, triggered_by, None)
-    if isinstance(read, RunOutcome):
-        return read, None
-    _, outcome, parsed, quality = read
-    target = settings.state_dir / "quality" / sponsor / f"{business_date.isoformat()}.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    kept = {"sha256": {side: parsed[side].sha256 for side in SIDES},
-            "reports": [q.to_json() for q in quality]}
-    tmp = target.with_suffix(".tmp")
-    tmp.write_text(json.dumps(kept), encoding="utf-8")
-    tmp.replace(target)
+    own = store is None
+    store = store if store is not None else Warehouse(settings.warehouse_url)
+    try:
+        with WorkDir(settings.state_dir) as work:
+            read = _read_inputs(store, settings, sponsor, business_date, inbox, triggered_by, None, work)
+            if isinstance(read, RunOutcome):
+                return read, None
+            _, outcome, parsed, quality = read
+            target = kept.keep(parsed, [q.to_json() for q in quality],
+                               kept.kept_dir(settings.state_dir, sponsor, business_date))
+    finally:
+        if own:
+            store.close()
     outcome.status = "PASSED"
     outcome.warnings = [w for q in quality for w in q.warnings]
     return outcome, target
 
 
-def _read_inputs(settings: Settings, sponsor: str, business_date: date, inbox: Path, triggered_by: str,
-                 checked: Path | None) -> RunOutcome | tuple[dict[str, Any], RunOutcome, dict[str, Any],
-                                                            list[Any]]:
+def _read_inputs(store: Warehouse, settings: Settings, sponsor: str, business_date: date, inbox: Path,
+                 triggered_by: str, checked: Path | None, work: WorkDir
+                 ) -> RunOutcome | tuple[dict[str, Any], RunOutcome, dict[str, ParsedFile], list[Any]]:
     """Find, parse and validate the day's files; a day that cannot go on is recorded and returned."""
     from reconciliation.inbox import discover
-    from reconciliation.parsing import parse_file
 
-    engine = warehouse(settings)
+    engine = store.engine
     fingerprint = key_fingerprint(settings.hash_key())
     with database_errors(engine.url, "checking the collector key"), engine.connect() as conn:
         check_key(conn, fingerprint)  # before anything is read or written with a wrong key
@@ -271,18 +297,23 @@ def _read_inputs(settings: Settings, sponsor: str, business_date: date, inbox: P
         what = " and ".join(f"{s.lower()} file" for s in missing)
         return _attempt(engine, row, outcome, "MISSING_INPUT",
                         f"no {what} for sponsor {sponsor} and {business_date} in {inbox}")
-    parsed = {}
+    row["partner_profile"] = files[PARTNER].profile
     try:
-        key = settings.hash_key()
+        gate = kept.load(checked)
+        parsed = _kept_parse(gate, {side: files[side].path for side in SIDES})
+        if parsed is None:
+            parsed = {}
+            key = settings.hash_key()
+            for side in (PLATFORM, PARTNER):
+                found = files[side]
+                profile = settings.profiles.get(found.profile) if side == PARTNER else None
+                parsed[side] = parse_file(found.path, side, hash_key=key, profile=profile,
+                                          sponsor_code=sponsor, business_date=business_date,
+                                          spill_to=work.file(f"{side}.parquet"))
+                _note(row, parsed[side])
         for side in (PLATFORM, PARTNER):
-            found = files[side]
-            profile = settings.profiles.get(found.profile) if side == PARTNER else None
-            parsed[side] = parse_file(found.path, side, hash_key=key, profile=profile,
-                                      sponsor_code=sponsor, business_date=business_date)
-            row[f"{side.lower()}_sha256"] = parsed[side].sha256
-            row[f"{side.lower()}_records"] = parsed[side].detail_count
-            row["partner_profile"] = found.profile if side == PARTNER else row.get("partner_profile")
-        quality = _checked(checked, parsed)
+            _note(row, parsed[side])
+        quality = _checked(gate, parsed)
         if quality is None:
             quality = _validate(settings, parsed)
             release_memory()
@@ -300,17 +331,33 @@ def _read_inputs(settings: Settings, sponsor: str, business_date: date, inbox: P
     return row, outcome, parsed, quality
 
 
-def _checked(path: Path | None, parsed: dict[str, Any]) -> list[Any] | None:
-    """The validation ``gate_day`` kept for exactly these files, or None."""
-    if path is None or not Path(path).is_file():
+def _note(row: dict[str, Any], parsed: ParsedFile) -> None:
+    """What ``recon_run`` records of a parsed file (also when the other file is then rejected)."""
+    row[f"{parsed.side.lower()}_sha256"] = parsed.sha256
+    row[f"{parsed.side.lower()}_records"] = parsed.detail_count
+
+
+def _kept_parse(gate: kept.KeptGate | None, paths: dict[str, Path]) -> dict[str, ParsedFile] | None:
+    """The gate's parse of exactly these files (same sha256), or None."""
+    if gate is None or not gate.has_parse(SIDES):
         return None
-    kept = json.loads(Path(path).read_text(encoding="utf-8"))
-    if kept.get("sha256") != {side: parsed[side].sha256 for side in SIDES}:
-        log.warning("the files changed since they were validated (%s): validating again", path)
+    if kept.digests(paths) != gate.sha256:
+        log.warning("the files changed since the gate parsed them (%s): parsing again", gate.folder)
+        return None
+    log.info("using the parse the gate kept in %s", gate.folder)
+    return gate.parsed(paths)
+
+
+def _checked(gate: kept.KeptGate | None, parsed: dict[str, ParsedFile]) -> list[Any] | None:
+    """The validation ``gate_day`` kept for exactly these files, or None."""
+    if gate is None:
+        return None
+    if gate.sha256 != {side: parsed[side].sha256 for side in SIDES}:
+        log.warning("the files changed since they were validated (%s): validating again", gate.folder)
         return None
     from reconciliation.quality.gate import QualityReport
 
-    return [QualityReport.from_json(text) for text in kept["reports"]]
+    return [QualityReport.from_json(text) for text in gate.reports]
 
 
 def _data_docs(settings: Settings, outcome: RunOutcome, quality: list[Any]) -> None:
@@ -371,7 +418,8 @@ def _record_failure(engine: Engine, row: dict[str, Any], outcome: RunOutcome, er
 
 
 def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
-                   parsed: dict[str, Any], quality: list[Any], outcome: RunOutcome) -> MatchResult:
+                   parsed: dict[str, ParsedFile], quality: list[Any], outcome: RunOutcome) -> None:
+    """Match the day and write everything it decided, inside the run's write transaction."""
     row = dict(row)
     claim_key(conn, row.pop("key_fingerprint"))
     sponsor, day = row["sponsor_code"], row["business_date"]
@@ -379,11 +427,7 @@ def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
     ctx = load_context(conn, sponsor, day, settings.grace_days, settings.lookback_days)
     params = MatchParams(sponsor, day, zone, settings.match_tolerance, settings.grace_days,
                          Rates(settings.miles_per_unit, settings.dollars_per_unit))
-    result = reconcile(parsed[PARTNER].frame(), parsed[PLATFORM].frame(), ctx.pending, ctx.history,
-                       params)
-    for side in SIDES:  # the candidates hold what is needed now: let the parsed frames go
-        parsed[side] = replace(parsed[side], records=None)
-    release_memory()
+    result = _match(parsed, ctx, params)
     has_pending = bool(result.cands.get_column("is_pending").any())  # else no copy of millions of rows
     records = result.cands.filter(~pl.col("is_pending")) if has_pending else result.cands
     unplaced = records.filter(pl.col("disposition") == "UNPLACED").height
@@ -400,15 +444,11 @@ def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
     apply_pending_updates(conn, result.pending_updates, run_id, day, now)
     breaks = insert_breaks(conn, result.breaks, run_id=run_id, sponsor=sponsor,
                            previous_runs=ctx.previous_runs, now=now)
-    ids = pl.lit(run_id, dtype=pl.Int64)
-    insert_frame(conn, recon_match, result.matches.with_columns(
-        run_id=ids, sponsor_code=pl.lit(sponsor), business_date=pl.lit(day)))
-    insert_frame(conn, recon_rejected_record, rejected.with_columns(run_id=ids))
-    insert_frame(conn, recon_record, records.with_columns(run_id=ids))
     pending = breaks.filter(pl.col("status") == "PENDING", pl.col("record_rid").is_not_null())
     rids = pending.get_column("record_rid")  # ``rid`` is the candidates' row index: gather, never join
-    insert_frame(conn, recon_pending_record, result.cands.select(pl.all().gather(rids)).with_columns(
-        break_id=pending.get_column("break_id"), run_id=ids))
+    runs.write_results(conn, run_id, sponsor, day, matches=result.matches, rejected=rejected,
+                       records=records, pending=result.cands.select(pl.all().gather(rids)).with_columns(
+                           break_id=pending.get_column("break_id")))
     limit = limit_breaks(conn, sponsor, day, settings.timezone, settings.daily_limit)
     limit_rows = insert_breaks(conn, limit, run_id=run_id, sponsor=sponsor, previous_runs=[],
                                now=now)
@@ -416,14 +456,25 @@ def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
         else breaks
     summary = summaries.summary_rows(run_id, sponsor, day, parsed, records, all_breaks)
     summaries.check_conservation(summary)
-    insert_frame(conn, recon_summary, summary)
+    runs.write_summary(conn, summary)
     write_quality(conn, run_id, quality)
-    conn.execute(recon_run.update().where(recon_run.c.run_id == run_id).values(
-        finished_at=now_utc()))
+    runs.finish_run(conn, run_id)
     failpoint("before-commit")
     outcome.status, outcome.run_id, outcome.version = "SUCCEEDED", run_id, ctx.next_version
     outcome.counts = summaries.outcome_counts(summary, all_breaks, result.matches.height)
     outcome.money_at_stake = summaries.money_at_stake(all_breaks)
+
+
+def _match(parsed: dict[str, ParsedFile], ctx: Any, params: MatchParams) -> MatchResult:
+    """Run the matching on the day's records, read from where the parse left them.
+
+    Only the candidates outlive this call: the frames read for it are
+    released before the write begins.
+    """
+    partner, platform = parsed[PARTNER].frame(), parsed[PLATFORM].frame()
+    result = reconcile(partner, platform, ctx.pending, ctx.history, params)
+    del partner, platform
+    release_memory()
     return result
 
 

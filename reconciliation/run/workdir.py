@@ -1,0 +1,75 @@
+"""A run's scratch directory: where parsed records are spilled, removed when the run ends.
+
+A run parses each file into Parquet under ``<state_dir>/work/<pid>-<token>``
+instead of holding whole days in memory. The directory goes when the run
+ends, whether it succeeded or failed. A process killed outright (``kill
+-9``, the out-of-memory killer) cannot clean up after itself, so every run
+first removes the directories of processes that no longer exist: a killed
+run's files live until the next run on the same state directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import uuid
+from pathlib import Path
+from types import TracebackType
+
+log = logging.getLogger(__name__)
+
+#: The folder of ``state_dir`` that holds the runs' scratch directories.
+WORK = "work"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def sweep(root: Path) -> list[Path]:
+    """Remove scratch directories left by processes that have ended; returns what was removed."""
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    for path in root.iterdir():
+        owner = path.name.split("-", 1)[0]
+        if not owner.isdigit() or int(owner) == os.getpid() or _alive(int(owner)):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+        log.info("removed %s, left by a run that ended without cleaning up", path)
+    return removed
+
+
+class WorkDir:
+    """A scratch directory for one run, removed on exit (success or failure)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.root = Path(state_dir) / WORK
+        self.path = self.root / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+    def file(self, name: str) -> Path:
+        """A path for a file inside the directory."""
+        return self.path / name
+
+    def __enter__(self) -> WorkDir:
+        sweep(self.root)
+        self.path.mkdir(parents=True, exist_ok=False)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        with contextlib.suppress(OSError):  # the last run out turns off the light
+            self.root.rmdir()
+
+
+__all__ = ["WORK", "WorkDir", "sweep"]
