@@ -55,6 +55,7 @@ class WorkDir:
     def __init__(self, state_dir: Path) -> None:
         self.root = Path(state_dir) / WORK
         self.path = self.root / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self._made_state_dir = False
 
     def file(self, name: str) -> Path:
         """A path for a file inside the directory."""
@@ -62,6 +63,7 @@ class WorkDir:
 
     def __enter__(self) -> WorkDir:
         sweep(self.root)
+        self._made_state_dir = not self.root.parent.exists()
         self.path.mkdir(parents=True, exist_ok=False)
         return self
 
@@ -70,6 +72,8 @@ class WorkDir:
         shutil.rmtree(self.path, ignore_errors=True)
         with contextlib.suppress(OSError):  # the last run out turns off the light
             self.root.rmdir()
+            if self._made_state_dir:  # and leaves no empty state directory it made behind
+                self.root.parent.rmdir()
 
 
 __all__ = ["WORK", "WorkDir", "sweep"]
