@@ -181,7 +181,7 @@ def _prepare(frame: pl.DataFrame, table: sa.Table, keep_enums: bool = False) -> 
     return frame.select(cols)
 
 
-#: Rows handed to DuckDB per INSERT: each slice is converted to Arrow on its own.
+#: Rows handed to DuckDB per INSERT: each slice is exported to Arrow on its own.
 INSERT_SLICE = 1_000_000
 
 
@@ -198,8 +198,10 @@ def insert_frame(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> int:
     if is_duckdb(conn):
         raw = _duckdb(conn)
         view = f"_bulk_{table.name}"
-        for start in range(0, data.height, INSERT_SLICE):  # bounded Arrow copies of a big frame
-            raw.register(view, data.slice(start, INSERT_SLICE).to_arrow())
+        # Arrow's string views are Polars' own layout: the strings are handed over, not copied.
+        newest = pl.CompatLevel.newest()
+        for start in range(0, data.height, INSERT_SLICE):
+            raw.register(view, data.slice(start, INSERT_SLICE).to_arrow(compat_level=newest))
             try:
                 raw.execute(f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM {view}')
             finally:
