@@ -5,15 +5,19 @@ both call, so a night reconciled by either is the same night. Parsing and
 validation happen outside the warehouse lock; reading the context, matching
 and writing happen inside one write transaction, so concurrent runs never
 see each other half-done and a run that dies leaves nothing behind.
+
+The data path streams: each file is parsed into Parquet in the run's scratch
+directory (``run.workdir``), matching reads the records from there, and the
+warehouse takes its rows in bulk (DuckDB from Arrow, PostgreSQL by ``COPY``,
+then ``ANALYZE``). The warehouse is one explicit ``Warehouse`` object, opened
+by the run or handed to it; nothing is cached in the process.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,8 @@ from reconciliation.matching.limit import limit_breaks
 from reconciliation.parsing import ParsedFile, parse_file
 from reconciliation.records import PARTNER, PLATFORM, SIDES
 from reconciliation.run import kept
+from reconciliation.run.outcome import RunOutcome
+from reconciliation.run.versions import already_current
 from reconciliation.run.workdir import WorkDir
 from reconciliation.runtime import failpoint, release_memory
 from reconciliation.warehouse import runs
@@ -47,38 +53,6 @@ from reconciliation.warehouse.writer import (
 )
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class RunOutcome:
-    """What one sponsor-day run did.
-
-    Attributes:
-        sponsor_code: The sponsor.
-        business_date: The business date reconciled.
-        status: SUCCEEDED, REJECTED, MISSING_INPUT or FAILED (``gate_day``: PASSED).
-        run_id: The ``recon_run`` row written.
-        version: The run's version for this sponsor and date.
-        error: One sentence naming the file and the first problem, for a failed run.
-        stale_dates: Later dates of the sponsor with current runs, now stale.
-        counts: Records, matched pairs and breaks by type, for the end-of-run summary.
-        money_at_stake: Sum of |delta_dollars| of the breaks raised.
-        report_paths: Reports written for the run.
-        warnings: Things that did not fail the run but an operator should see.
-    """
-
-    sponsor_code: str
-    business_date: date
-    status: str
-    run_id: int | None = None
-    version: int | None = None
-    error: str | None = None
-    stale_dates: list[date] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
-    money_at_stake: Decimal = Decimal("0.00")
-    report_paths: dict[str, Path] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    skipped: str | None = None
 
 
 def warehouse(settings: Settings) -> Engine:
@@ -178,7 +152,7 @@ def _run(store: Warehouse, settings: Settings, sponsor: str, business_date: date
         with write_transaction(engine, doing) as conn:
             # Decided under the write lock: a retry after a committed attempt, or a concurrent run
             # of the same files, finds the version already there and writes nothing.
-            outcome.skipped = _already_current(conn, row, force, outcome, requested_at)
+            outcome.skipped = already_current(conn, row, force, outcome, requested_at)
             if outcome.skipped:
                 log.info("%s", outcome.skipped)
                 kept.discard(checked)
@@ -208,37 +182,6 @@ def _analyze(engine: Engine, settings: Settings, outcome: RunOutcome) -> None:
     except WarehouseError as exc:
         log.warning("%s", exc)
         outcome.warnings.append(f"the loaded tables were not analyzed: {exc}")
-
-
-def _already_current(conn: Connection, row: dict[str, Any], force: bool, outcome: RunOutcome,
-                     requested_at: datetime | None = None) -> str | None:
-    """Why this run must not write, in one sentence, or None.
-
-    The current version has the same files and either ``force`` was not
-    given, or it was committed by the same trigger (a retry) or while this
-    run was under way (a concurrent run).
-    """
-    current = runs.current_run(conn, row["sponsor_code"], row["business_date"])
-    if current is None or any(current[f"{side}_sha256"] != row.get(f"{side}_sha256")
-                              for side in ("partner", "platform")):
-        return None
-    same_trigger = current["triggered_by"] == row["triggered_by"] and row["triggered_by"] != "cli"
-    finished = current["finished_at"]
-    since = min(_aware(row["started_at"]), _aware(requested_at or row["started_at"]))
-    during = finished is not None and _aware(finished) >= since
-    if force and not same_trigger and not during:
-        return None
-    outcome.status, outcome.run_id, outcome.version = "SUCCEEDED", current["run_id"], current["version"]
-    why = ("an earlier attempt of the same run" if same_trigger else "another run at the same time" if during
-           else "an earlier run")
-    return (f"{row['sponsor_code']} {row['business_date']} was not written again: {why} already reconciled "
-            f"these files as version {current['version']} (run {current['run_id']}), which stays current.")
-
-
-def _aware(value: Any) -> Any:
-    from datetime import UTC
-
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def gate_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
@@ -300,7 +243,7 @@ def _read_inputs(store: Warehouse, settings: Settings, sponsor: str, business_da
     row["partner_profile"] = files[PARTNER].profile
     try:
         gate = kept.load(checked)
-        parsed = _kept_parse(gate, {side: files[side].path for side in SIDES})
+        parsed = kept.parse_of(gate, {side: files[side].path for side in SIDES})
         if parsed is None:
             parsed = {}
             key = settings.hash_key()
@@ -313,7 +256,7 @@ def _read_inputs(store: Warehouse, settings: Settings, sponsor: str, business_da
                 _note(row, parsed[side])
         for side in (PLATFORM, PARTNER):
             _note(row, parsed[side])
-        quality = _checked(gate, parsed)
+        quality = kept.validation_of(gate, parsed)
         if quality is None:
             quality = _validate(settings, parsed)
             release_memory()
@@ -335,29 +278,6 @@ def _note(row: dict[str, Any], parsed: ParsedFile) -> None:
     """What ``recon_run`` records of a parsed file (also when the other file is then rejected)."""
     row[f"{parsed.side.lower()}_sha256"] = parsed.sha256
     row[f"{parsed.side.lower()}_records"] = parsed.detail_count
-
-
-def _kept_parse(gate: kept.KeptGate | None, paths: dict[str, Path]) -> dict[str, ParsedFile] | None:
-    """The gate's parse of exactly these files (same sha256), or None."""
-    if gate is None or not gate.has_parse(SIDES):
-        return None
-    if kept.digests(paths) != gate.sha256:
-        log.warning("the files changed since the gate parsed them (%s): parsing again", gate.folder)
-        return None
-    log.info("using the parse the gate kept in %s", gate.folder)
-    return gate.parsed(paths)
-
-
-def _checked(gate: kept.KeptGate | None, parsed: dict[str, ParsedFile]) -> list[Any] | None:
-    """The validation ``gate_day`` kept for exactly these files, or None."""
-    if gate is None:
-        return None
-    if gate.sha256 != {side: parsed[side].sha256 for side in SIDES}:
-        log.warning("the files changed since they were validated (%s): validating again", gate.folder)
-        return None
-    from reconciliation.quality.gate import QualityReport
-
-    return [QualityReport.from_json(text) for text in gate.reports]
 
 
 def _data_docs(settings: Settings, outcome: RunOutcome, quality: list[Any]) -> None:
@@ -490,3 +410,5 @@ def _reports(engine: Engine, settings: Settings, outcome: RunOutcome) -> None:
         outcome.warnings.append(f"reports for run {outcome.run_id} were not written: "
                                 f"{briefly(exc, settings.warehouse_url, 'writing the reports')}")
 
+
+__all__ = ["RunOutcome", "forget_warehouse", "gate_day", "run_day", "sponsors_for", "warehouse"]

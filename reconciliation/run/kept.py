@@ -33,6 +33,7 @@ from typing import Any
 import polars as pl
 
 from reconciliation.parsing import ParsedFile, open_input
+from reconciliation.records import SIDES
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,29 @@ def digests(paths: dict[str, Path]) -> dict[str, str]:
         return dict(zip(paths, pool.map(_sha256, paths.values()), strict=True))
 
 
+def parse_of(gate: KeptGate | None, paths: dict[str, Path]) -> dict[str, ParsedFile] | None:
+    """The gate's parse of exactly these files (same sha256), or None."""
+    if gate is None or not gate.has_parse(SIDES):
+        return None
+    if digests(paths) != gate.sha256:
+        log.warning("the files changed since the gate parsed them (%s): parsing again", gate.folder)
+        return None
+    log.info("using the parse the gate kept in %s", gate.folder)
+    return gate.parsed(paths)
+
+
+def validation_of(gate: KeptGate | None, parsed: dict[str, ParsedFile]) -> list[Any] | None:
+    """The validation ``gate_day`` kept for exactly these files, or None."""
+    if gate is None:
+        return None
+    if gate.sha256 != {side: parsed[side].sha256 for side in SIDES}:
+        log.warning("the files changed since they were validated (%s): validating again", gate.folder)
+        return None
+    from reconciliation.quality.gate import QualityReport
+
+    return [QualityReport.from_json(text) for text in gate.reports]
+
+
 def discard(checked: Path | None) -> None:
     """Remove what a gate kept (its folder), once the run that used it has committed."""
     if checked is None:
@@ -156,4 +180,4 @@ def discard(checked: Path | None) -> None:
         checked.unlink(missing_ok=True)
 
 
-__all__ = ["KeptGate", "digests", "discard", "keep", "kept_dir", "load"]
+__all__ = ["KeptGate", "digests", "discard", "keep", "kept_dir", "load", "parse_of", "validation_of"]
