@@ -18,6 +18,7 @@ the next gate of the same sponsor-day replaces it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -176,6 +177,9 @@ def discard(checked: Path | None) -> None:
     checked = Path(checked)
     if checked.name == GATE_FILE and checked.parent.parent.parent.name == KEPT:
         shutil.rmtree(checked.parent, ignore_errors=True)
+        with contextlib.suppress(OSError):  # the sponsor's folder, then kept/, when now empty
+            checked.parent.parent.rmdir()
+            checked.parent.parent.parent.rmdir()
     else:
         checked.unlink(missing_ok=True)
 

@@ -1,11 +1,14 @@
 """A run's scratch directory: where parsed records are spilled, removed when the run ends.
 
-A run parses each file into Parquet under ``<state_dir>/work/<pid>-<token>``
+A run parses each file into Parquet under ``<state_dir>/work/<host>_<pid>_<token>``
 instead of holding whole days in memory. The directory goes when the run
 ends, whether it succeeded or failed. A process killed outright (``kill
 -9``, the out-of-memory killer) cannot clean up after itself, so every run
-first removes the directories of processes that no longer exist: a killed
-run's files live until the next run on the same state directory.
+first removes the directories of this host's processes that no longer
+exist: a killed run's files live until the next run on the same host and
+state directory. Another host's directories are never touched (its
+processes cannot be seen from here, and a shared state directory is
+normal for Celery workers).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import contextlib
 import logging
 import os
 import shutil
+import socket
 import uuid
 from pathlib import Path
 from types import TracebackType
@@ -34,14 +38,23 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _owner(path: Path) -> tuple[str, int] | None:
+    """The host and process id a scratch directory's name gives, or None for another name."""
+    parts = path.name.rsplit("_", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        return None
+    return parts[0], int(parts[1])
+
+
 def sweep(root: Path) -> list[Path]:
-    """Remove scratch directories left by processes that have ended; returns what was removed."""
+    """Remove scratch directories left by this host's processes that have ended; returns them."""
     removed: list[Path] = []
     if not root.is_dir():
         return removed
+    host = socket.gethostname()
     for path in root.iterdir():
-        owner = path.name.split("-", 1)[0]
-        if not owner.isdigit() or int(owner) == os.getpid() or _alive(int(owner)):
+        owner = _owner(path)
+        if owner is None or owner[0] != host or owner[1] == os.getpid() or _alive(owner[1]):
             continue
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)
@@ -54,7 +67,7 @@ class WorkDir:
 
     def __init__(self, state_dir: Path) -> None:
         self.root = Path(state_dir) / WORK
-        self.path = self.root / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self.path = self.root / f"{socket.gethostname()}_{os.getpid()}_{uuid.uuid4().hex[:12]}"
         self._made_state_dir = False
 
     def file(self, name: str) -> Path:

@@ -185,4 +185,5 @@ def test_the_gates_parse_is_used_by_the_reconcile_step(inbox: Path, tmp_path: Pa
         outcome = pipeline.run_day(settings, "ABCD", D2, inbox, checked=checked, store=store)
         assert outcome.status == "SUCCEEDED"
         assert calls == {"parse": 6, "validate": 3}
+    assert not (tmp_path / "var" / "kept").exists()
     assert left_over(tmp_path / "var") == []
