@@ -166,7 +166,7 @@ def _run(store: Warehouse, settings: Settings, sponsor: str, business_date: date
     except Exception as exc:
         return _failed(engine, row, outcome, "the run of", exc)
     kept.discard(checked)  # handed over and now in the warehouse; a re-run parses afresh
-    _analyze(engine, settings, outcome)
+    _analyze(engine, outcome)
     with database_errors(engine.url, f"reading the later dates of {sponsor}"), engine.connect() as conn:
         outcome.stale_dates = stale_later_dates(conn, sponsor, business_date)
     del parsed
@@ -175,7 +175,7 @@ def _run(store: Warehouse, settings: Settings, sponsor: str, business_date: date
     return outcome
 
 
-def _analyze(engine: Engine, settings: Settings, outcome: RunOutcome) -> None:
+def _analyze(engine: Engine, outcome: RunOutcome) -> None:
     """Fresh planner statistics for the reports (a failure is a warning: the run has committed)."""
     try:
         runs.analyze_loaded(engine)
