@@ -5,16 +5,19 @@ both call, so a night reconciled by either is the same night. Parsing and
 validation happen outside the warehouse lock; reading the context, matching
 and writing happen inside one write transaction, so concurrent runs never
 see each other half-done and a run that dies leaves nothing behind.
+
+The data path streams: each file is parsed into Parquet in the run's scratch
+directory (``run.workdir``), matching reads the records from there, and the
+warehouse takes its rows in bulk (DuckDB from Arrow, PostgreSQL by ``COPY``,
+then ``ANALYZE``). The warehouse is one explicit ``Warehouse`` object, opened
+by the run or handed to it; nothing is cached in the process.
 """
 
 from __future__ import annotations
 
 import importlib
-import json
 import logging
-from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,22 +29,20 @@ from reconciliation.errors import FileRejected, ReconError, WarehouseError
 from reconciliation.matching.checks import Rates
 from reconciliation.matching.engine import MatchParams, MatchResult, reconcile
 from reconciliation.matching.limit import limit_breaks
+from reconciliation.parsing import ParsedFile, parse_file
 from reconciliation.records import PARTNER, PLATFORM, SIDES
+from reconciliation.run import kept
+from reconciliation.run.outcome import RunOutcome
+from reconciliation.run.versions import already_current
+from reconciliation.run.workdir import WorkDir
 from reconciliation.runtime import failpoint, release_memory
+from reconciliation.warehouse import runs
 from reconciliation.warehouse import summary as summaries
 from reconciliation.warehouse.attempts import record_attempt, record_failure, write_quality
 from reconciliation.warehouse.context import load_context, stale_later_dates
-from reconciliation.warehouse.db import engine_for, ensure_schema, insert_frame, write_transaction
+from reconciliation.warehouse.db import Warehouse, write_transaction
 from reconciliation.warehouse.failures import briefly, database_errors, one_line
 from reconciliation.warehouse.meta import check_key, claim_key, key_fingerprint
-from reconciliation.warehouse.schema import (
-    recon_match,
-    recon_pending_record,
-    recon_record,
-    recon_rejected_record,
-    recon_run,
-    recon_summary,
-)
 from reconciliation.warehouse.writer import (
     apply_pending_updates,
     insert_breaks,
@@ -52,58 +53,25 @@ from reconciliation.warehouse.writer import (
 )
 
 log = logging.getLogger(__name__)
-_ready: set[str] = set()
-
-
-@dataclass
-class RunOutcome:
-    """What one sponsor-day run did.
-
-    Attributes:
-        sponsor_code: The sponsor.
-        business_date: The business date reconciled.
-        status: SUCCEEDED, REJECTED, MISSING_INPUT or FAILED (``gate_day``: PASSED).
-        run_id: The ``recon_run`` row written.
-        version: The run's version for this sponsor and date.
-        error: One sentence naming the file and the first problem, for a failed run.
-        stale_dates: Later dates of the sponsor with current runs, now stale.
-        counts: Records, matched pairs and breaks by type, for the end-of-run summary.
-        money_at_stake: Sum of |delta_dollars| of the breaks raised.
-        report_paths: Reports written for the run.
-        warnings: Things that did not fail the run but an operator should see.
-    """
-
-    sponsor_code: str
-    business_date: date
-    status: str
-    run_id: int | None = None
-    version: int | None = None
-    error: str | None = None
-    stale_dates: list[date] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
-    money_at_stake: Decimal = Decimal("0.00")
-    report_paths: dict[str, Path] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    skipped: str | None = None
 
 
 def warehouse(settings: Settings) -> Engine:
-    """The warehouse engine, its schema checked once per process (created at head when empty).
+    """An engine on the settings' warehouse, its schema checked (created at head when empty).
+
+    The engine pools nothing: each connection closes when returned, so a
+    command that forgets the engine holds no DuckDB file lock. A run opens
+    its own ``Warehouse`` instead.
 
     Raises:
         WarehouseOutdated: the warehouse needs ``recon db upgrade`` first.
         WarehouseError: it cannot be reached.
     """
-    engine = engine_for(settings.warehouse_url)
-    if settings.warehouse_url not in _ready:
-        ensure_schema(engine)
-        _ready.add(settings.warehouse_url)
-    return engine
+    return Warehouse(settings.warehouse_url, pooled=False).engine
 
 
 def forget_warehouse(url: str) -> None:
-    """Make the next run check the warehouse schema again (after it was dropped)."""
-    _ready.discard(url)
+    """Nothing to forget: every ``Warehouse`` checks its schema when opened (kept for callers)."""
+    del url
 
 
 def _optional(module: str) -> Any:
@@ -125,12 +93,16 @@ def sponsors_for(settings: Settings, business_date: date, inbox: Path | None) ->
 
 def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
             triggered_by: str = "cli", checked: Path | None = None, force: bool = True,
-            requested_at: datetime | None = None) -> RunOutcome:
+            requested_at: datetime | None = None, store: Warehouse | None = None) -> RunOutcome:
     """Reconcile one sponsor and business date from files in a local directory.
 
     Never raises for bad input or a missing file: the outcome says REJECTED
     or MISSING_INPUT and the ``recon_run`` row records why. Raises
     ``ReconError`` only when the warehouse itself cannot be used.
+
+    The files are parsed into Parquet in a scratch directory under
+    ``settings.state_dir`` (removed when the run ends, whatever the end),
+    so a day is not held in memory beyond what matching reads.
 
     Args:
         settings: The reconciliation settings.
@@ -138,10 +110,12 @@ def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
         business_date: The business date.
         inbox: Local directory holding the day's files.
         triggered_by: Who started the run (``cli``, ``airflow:<run id>``), kept in ``recon_run``.
-        checked: The file ``gate_day`` wrote for these files: its validation
-            is used instead of validating again (the DAG's separate gate task),
-            and the file is removed once the run has committed. Ignored when
-            missing or when the files have changed since.
+        checked: The ``gate.json`` that ``gate_day`` kept for these files:
+            when the files' sha256 are the ones kept, its parse and
+            validation are used instead of parsing and validating again
+            (the DAG's separate gate task), and what it kept is removed once
+            the run has committed. Ignored when missing or when the files
+            have changed since.
         force: Write a new version even when the current one was made from
             the same files. Without it such a day is left as it is. Either
             way a run never duplicates a version that was committed from the
@@ -151,9 +125,25 @@ def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
         requested_at: When the run was asked for (a DAG run's plan), if
             earlier than this call: a version committed since then counts
             as made "while this run was under way".
+        store: The warehouse to use; by default one is opened on
+            ``settings.warehouse_url`` for this run and closed after it.
     """
-    engine = warehouse(settings)
-    read = _read_inputs(settings, sponsor, business_date, inbox, triggered_by, checked)
+    own = store is None
+    store = store if store is not None else Warehouse(settings.warehouse_url)
+    try:
+        with WorkDir(settings.state_dir) as work:
+            return _run(store, settings, sponsor, business_date, inbox, triggered_by, checked, force,
+                        requested_at, work)
+    finally:
+        if own:
+            store.close()
+
+
+def _run(store: Warehouse, settings: Settings, sponsor: str, business_date: date, inbox: Path,
+         triggered_by: str, checked: Path | None, force: bool, requested_at: datetime | None,
+         work: WorkDir) -> RunOutcome:
+    engine = store.engine
+    read = _read_inputs(store, settings, sponsor, business_date, inbox, triggered_by, checked, work)
     if isinstance(read, RunOutcome):
         return read
     row, outcome, parsed, quality = read
@@ -162,11 +152,12 @@ def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
         with write_transaction(engine, doing) as conn:
             # Decided under the write lock: a retry after a committed attempt, or a concurrent run
             # of the same files, finds the version already there and writes nothing.
-            outcome.skipped = _already_current(conn, row, force, outcome, requested_at)
+            outcome.skipped = already_current(conn, row, force, outcome, requested_at)
             if outcome.skipped:
                 log.info("%s", outcome.skipped)
+                kept.discard(checked)
                 return outcome
-            result = _write_success(conn, settings, row, parsed, quality, outcome)
+            _write_success(conn, settings, row, parsed, quality, outcome)
         failpoint("after-commit")
     except WarehouseError as exc:  # the database failed, not the run: record it if it still can be
         return _record_failure(engine, row, outcome, str(exc))
@@ -174,86 +165,64 @@ def run_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
         raise
     except Exception as exc:
         return _failed(engine, row, outcome, "the run of", exc)
+    kept.discard(checked)  # handed over and now in the warehouse; a re-run parses afresh
+    _analyze(engine, outcome)
     with database_errors(engine.url, f"reading the later dates of {sponsor}"), engine.connect() as conn:
         outcome.stale_dates = stale_later_dates(conn, sponsor, business_date)
-    if checked is not None:  # handed over and now in recon_validation; a re-run validates afresh
-        Path(checked).unlink(missing_ok=True)
-    del result, parsed
+    del parsed
     _data_docs(settings, outcome, quality)
     _reports(engine, settings, outcome)
     return outcome
 
 
-def _already_current(conn: Connection, row: dict[str, Any], force: bool, outcome: RunOutcome,
-                     requested_at: datetime | None = None) -> str | None:
-    """Why this run must not write, in one sentence, or None.
-
-    The current version has the same files and either ``force`` was not
-    given, or it was committed by the same trigger (a retry) or while this
-    run was under way (a concurrent run).
-    """
-    current = conn.execute(recon_run.select().where(
-        recon_run.c.sponsor_code == row["sponsor_code"], recon_run.c.business_date == row["business_date"],
-        recon_run.c.is_current.is_(True))).mappings().first()
-    if current is None or any(current[f"{side}_sha256"] != row.get(f"{side}_sha256")
-                              for side in ("partner", "platform")):
-        return None
-    same_trigger = current["triggered_by"] == row["triggered_by"] and row["triggered_by"] != "cli"
-    finished = current["finished_at"]
-    since = min(_aware(row["started_at"]), _aware(requested_at or row["started_at"]))
-    during = finished is not None and _aware(finished) >= since
-    if force and not same_trigger and not during:
-        return None
-    outcome.status, outcome.run_id, outcome.version = "SUCCEEDED", current["run_id"], current["version"]
-    why = ("an earlier attempt of the same run" if same_trigger else "another run at the same time" if during
-           else "an earlier run")
-    return (f"{row['sponsor_code']} {row['business_date']} was not written again: {why} already reconciled "
-            f"these files as version {current['version']} (run {current['run_id']}), which stays current.")
-
-
-def _aware(value: Any) -> Any:
-    from datetime import UTC
-
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+def _analyze(engine: Engine, outcome: RunOutcome) -> None:
+    """Fresh planner statistics for the reports (a failure is a warning: the run has committed)."""
+    try:
+        runs.analyze_loaded(engine)
+    except WarehouseError as exc:
+        log.warning("%s", exc)
+        outcome.warnings.append(f"the loaded tables were not analyzed: {exc}")
 
 
 def gate_day(settings: Settings, sponsor: str, business_date: date, inbox: Path,
-             triggered_by: str = "cli") -> tuple[RunOutcome, Path | None]:
+             triggered_by: str = "cli", store: Warehouse | None = None) -> tuple[RunOutcome, Path | None]:
     """Parse and validate a sponsor-day without matching: the DAG's visible data-quality step.
 
     A file that fails (missing, rejected by the parser or by a critical
     expectation) is recorded exactly as ``run_day`` would record it, so the
-    gate can fail fast with the reason. A passing day's validation is kept
-    in a file for ``run_day(checked=...)``, which then does not validate again.
+    gate can fail fast with the reason. A passing day's parse and
+    validation are kept (``run.kept``) for ``run_day(checked=...)``, which
+    then neither parses nor validates the same files again.
 
     Returns:
         The outcome (status ``PASSED`` when the files may be reconciled) and
-        the path of the kept validation, or None when the gate stopped the day.
+        the path of the kept ``gate.json``, or None when the gate stopped the day.
     """
-    read = _read_inputs(settings, sponsor, business_date, inbox, triggered_by, None)
-    if isinstance(read, RunOutcome):
-        return read, None
-    _, outcome, parsed, quality = read
-    target = settings.state_dir / "quality" / sponsor / f"{business_date.isoformat()}.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    kept = {"sha256": {side: parsed[side].sha256 for side in SIDES},
-            "reports": [q.to_json() for q in quality]}
-    tmp = target.with_suffix(".tmp")
-    tmp.write_text(json.dumps(kept), encoding="utf-8")
-    tmp.replace(target)
+    own = store is None
+    store = store if store is not None else Warehouse(settings.warehouse_url)
+    try:
+        with WorkDir(settings.state_dir) as work:
+            read = _read_inputs(store, settings, sponsor, business_date, inbox, triggered_by, None, work)
+            if isinstance(read, RunOutcome):
+                return read, None
+            _, outcome, parsed, quality = read
+            target = kept.keep(parsed, [q.to_json() for q in quality],
+                               kept.kept_dir(settings.state_dir, sponsor, business_date))
+    finally:
+        if own:
+            store.close()
     outcome.status = "PASSED"
     outcome.warnings = [w for q in quality for w in q.warnings]
     return outcome, target
 
 
-def _read_inputs(settings: Settings, sponsor: str, business_date: date, inbox: Path, triggered_by: str,
-                 checked: Path | None) -> RunOutcome | tuple[dict[str, Any], RunOutcome, dict[str, Any],
-                                                            list[Any]]:
+def _read_inputs(store: Warehouse, settings: Settings, sponsor: str, business_date: date, inbox: Path,
+                 triggered_by: str, checked: Path | None, work: WorkDir
+                 ) -> RunOutcome | tuple[dict[str, Any], RunOutcome, dict[str, ParsedFile], list[Any]]:
     """Find, parse and validate the day's files; a day that cannot go on is recorded and returned."""
     from reconciliation.inbox import discover
-    from reconciliation.parsing import parse_file
 
-    engine = warehouse(settings)
+    engine = store.engine
     fingerprint = key_fingerprint(settings.hash_key())
     with database_errors(engine.url, "checking the collector key"), engine.connect() as conn:
         check_key(conn, fingerprint)  # before anything is read or written with a wrong key
@@ -271,18 +240,23 @@ def _read_inputs(settings: Settings, sponsor: str, business_date: date, inbox: P
         what = " and ".join(f"{s.lower()} file" for s in missing)
         return _attempt(engine, row, outcome, "MISSING_INPUT",
                         f"no {what} for sponsor {sponsor} and {business_date} in {inbox}")
-    parsed = {}
+    row["partner_profile"] = files[PARTNER].profile
     try:
-        key = settings.hash_key()
+        gate = kept.load(checked)
+        parsed = kept.parse_of(gate, {side: files[side].path for side in SIDES})
+        if parsed is None:
+            parsed = {}
+            key = settings.hash_key()
+            for side in (PLATFORM, PARTNER):
+                found = files[side]
+                profile = settings.profiles.get(found.profile) if side == PARTNER else None
+                parsed[side] = parse_file(found.path, side, hash_key=key, profile=profile,
+                                          sponsor_code=sponsor, business_date=business_date,
+                                          spill_to=work.file(f"{side}.parquet"))
+                _note(row, parsed[side])
         for side in (PLATFORM, PARTNER):
-            found = files[side]
-            profile = settings.profiles.get(found.profile) if side == PARTNER else None
-            parsed[side] = parse_file(found.path, side, hash_key=key, profile=profile,
-                                      sponsor_code=sponsor, business_date=business_date)
-            row[f"{side.lower()}_sha256"] = parsed[side].sha256
-            row[f"{side.lower()}_records"] = parsed[side].detail_count
-            row["partner_profile"] = found.profile if side == PARTNER else row.get("partner_profile")
-        quality = _checked(checked, parsed)
+            _note(row, parsed[side])
+        quality = kept.validation_of(gate, parsed)
         if quality is None:
             quality = _validate(settings, parsed)
             release_memory()
@@ -300,17 +274,10 @@ def _read_inputs(settings: Settings, sponsor: str, business_date: date, inbox: P
     return row, outcome, parsed, quality
 
 
-def _checked(path: Path | None, parsed: dict[str, Any]) -> list[Any] | None:
-    """The validation ``gate_day`` kept for exactly these files, or None."""
-    if path is None or not Path(path).is_file():
-        return None
-    kept = json.loads(Path(path).read_text(encoding="utf-8"))
-    if kept.get("sha256") != {side: parsed[side].sha256 for side in SIDES}:
-        log.warning("the files changed since they were validated (%s): validating again", path)
-        return None
-    from reconciliation.quality.gate import QualityReport
-
-    return [QualityReport.from_json(text) for text in kept["reports"]]
+def _note(row: dict[str, Any], parsed: ParsedFile) -> None:
+    """What ``recon_run`` records of a parsed file (also when the other file is then rejected)."""
+    row[f"{parsed.side.lower()}_sha256"] = parsed.sha256
+    row[f"{parsed.side.lower()}_records"] = parsed.detail_count
 
 
 def _data_docs(settings: Settings, outcome: RunOutcome, quality: list[Any]) -> None:
@@ -371,7 +338,8 @@ def _record_failure(engine: Engine, row: dict[str, Any], outcome: RunOutcome, er
 
 
 def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
-                   parsed: dict[str, Any], quality: list[Any], outcome: RunOutcome) -> MatchResult:
+                   parsed: dict[str, ParsedFile], quality: list[Any], outcome: RunOutcome) -> None:
+    """Match the day and write everything it decided, inside the run's write transaction."""
     row = dict(row)
     claim_key(conn, row.pop("key_fingerprint"))
     sponsor, day = row["sponsor_code"], row["business_date"]
@@ -379,11 +347,7 @@ def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
     ctx = load_context(conn, sponsor, day, settings.grace_days, settings.lookback_days)
     params = MatchParams(sponsor, day, zone, settings.match_tolerance, settings.grace_days,
                          Rates(settings.miles_per_unit, settings.dollars_per_unit))
-    result = reconcile(parsed[PARTNER].frame(), parsed[PLATFORM].frame(), ctx.pending, ctx.history,
-                       params)
-    for side in SIDES:  # the candidates hold what is needed now: let the parsed frames go
-        parsed[side] = replace(parsed[side], records=None)
-    release_memory()
+    result = _match(parsed, ctx, params)
     has_pending = bool(result.cands.get_column("is_pending").any())  # else no copy of millions of rows
     records = result.cands.filter(~pl.col("is_pending")) if has_pending else result.cands
     unplaced = records.filter(pl.col("disposition") == "UNPLACED").height
@@ -400,15 +364,11 @@ def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
     apply_pending_updates(conn, result.pending_updates, run_id, day, now)
     breaks = insert_breaks(conn, result.breaks, run_id=run_id, sponsor=sponsor,
                            previous_runs=ctx.previous_runs, now=now)
-    ids = pl.lit(run_id, dtype=pl.Int64)
-    insert_frame(conn, recon_match, result.matches.with_columns(
-        run_id=ids, sponsor_code=pl.lit(sponsor), business_date=pl.lit(day)))
-    insert_frame(conn, recon_rejected_record, rejected.with_columns(run_id=ids))
-    insert_frame(conn, recon_record, records.with_columns(run_id=ids))
     pending = breaks.filter(pl.col("status") == "PENDING", pl.col("record_rid").is_not_null())
     rids = pending.get_column("record_rid")  # ``rid`` is the candidates' row index: gather, never join
-    insert_frame(conn, recon_pending_record, result.cands.select(pl.all().gather(rids)).with_columns(
-        break_id=pending.get_column("break_id"), run_id=ids))
+    runs.write_results(conn, run_id, sponsor, day, matches=result.matches, rejected=rejected,
+                       records=records, pending=result.cands.select(pl.all().gather(rids)).with_columns(
+                           break_id=pending.get_column("break_id")))
     limit = limit_breaks(conn, sponsor, day, settings.timezone, settings.daily_limit)
     limit_rows = insert_breaks(conn, limit, run_id=run_id, sponsor=sponsor, previous_runs=[],
                                now=now)
@@ -416,14 +376,25 @@ def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
         else breaks
     summary = summaries.summary_rows(run_id, sponsor, day, parsed, records, all_breaks)
     summaries.check_conservation(summary)
-    insert_frame(conn, recon_summary, summary)
+    runs.write_summary(conn, summary)
     write_quality(conn, run_id, quality)
-    conn.execute(recon_run.update().where(recon_run.c.run_id == run_id).values(
-        finished_at=now_utc()))
+    runs.finish_run(conn, run_id)
     failpoint("before-commit")
     outcome.status, outcome.run_id, outcome.version = "SUCCEEDED", run_id, ctx.next_version
     outcome.counts = summaries.outcome_counts(summary, all_breaks, result.matches.height)
     outcome.money_at_stake = summaries.money_at_stake(all_breaks)
+
+
+def _match(parsed: dict[str, ParsedFile], ctx: Any, params: MatchParams) -> MatchResult:
+    """Run the matching on the day's records, read from where the parse left them.
+
+    Only the candidates outlive this call: the frames read for it are
+    released before the write begins.
+    """
+    partner, platform = parsed[PARTNER].frame(), parsed[PLATFORM].frame()
+    result = reconcile(partner, platform, ctx.pending, ctx.history, params)
+    del partner, platform
+    release_memory()
     return result
 
 
@@ -439,3 +410,5 @@ def _reports(engine: Engine, settings: Settings, outcome: RunOutcome) -> None:
         outcome.warnings.append(f"reports for run {outcome.run_id} were not written: "
                                 f"{briefly(exc, settings.warehouse_url, 'writing the reports')}")
 
+
+__all__ = ["RunOutcome", "forget_warehouse", "gate_day", "run_day", "sponsors_for", "warehouse"]

@@ -31,10 +31,8 @@ def as_list(outcomes: Any) -> list[dict[str, Any]]:
 
 def night_summary(jobs: list[dict[str, Any]], outcomes: Any) -> dict[str, Any]:
     """Log the night per sponsor, refresh the night report, and fail if any sponsor did not succeed."""
-    import sqlalchemy as sa
-
     from reconciliation.pipeline import warehouse
-    from reconciliation.warehouse.schema import recon_break, recon_run
+    from reconciliation.warehouse.runs import break_totals, runs_of
 
     conf = settings()
     engine = warehouse(conf)
@@ -43,21 +41,12 @@ def night_summary(jobs: list[dict[str, Any]], outcomes: Any) -> dict[str, Any]:
     with engine.connect() as conn:
         for job in jobs:
             sponsor, day = job["sponsor"], date.fromisoformat(job["business_date"])
-            runs = conn.execute(sa.select(recon_run).where(
-                recon_run.c.sponsor_code == sponsor, recon_run.c.business_date == day,
-            ).order_by(recon_run.c.version.desc())).mappings().all()
+            runs = runs_of(conn, sponsor, day)
             current = next((r for r in runs if r["is_current"]), None)
             latest = runs[0] if runs else None
-            breaks: dict[str, int] = {}
-            money = Decimal("0")
-            if current is not None:
-                for kind, count, stake in conn.execute(
-                        sa.select(recon_break.c.break_type, sa.func.count(),
-                                  sa.func.coalesce(sa.func.sum(sa.func.abs(recon_break.c.delta_dollars)), 0))
-                        .where(recon_break.c.run_id == current["run_id"])
-                        .group_by(recon_break.c.break_type)):
-                    breaks[kind] = int(count)
-                    money += Decimal(str(stake))
+            totals = break_totals(conn, current["run_id"]) if current is not None else {}
+            breaks = {kind: count for kind, (count, _) in totals.items()}
+            money = sum((stake for _, stake in totals.values()), start=Decimal("0"))
             outcome = by_sponsor.get((sponsor, job["business_date"]))
             row = {"sponsor": sponsor, "business_date": job["business_date"],
                    "status": outcome["status"] if outcome else (latest["status"] if latest else "NOT RUN"),

@@ -332,18 +332,14 @@ def _duplicates(fetched: dict[str, Any]) -> str:
 
 
 def _current_run_with(conf: Any, sponsor: str, day: date, fetched: dict[str, Any]) -> dict[str, Any] | None:
-    import sqlalchemy as sa
-
     from reconciliation.pipeline import warehouse
-    from reconciliation.warehouse.schema import recon_run
+    from reconciliation.warehouse.runs import current_run
 
     hashes = {f["side"]: f["sha256"] for f in fetched.get("files", [])}
     if set(hashes) != set(SIDES):
         return None
     with warehouse(conf).connect() as conn:
-        row = conn.execute(sa.select(recon_run).where(
-            recon_run.c.sponsor_code == sponsor, recon_run.c.business_date == day,
-            recon_run.c.is_current.is_(True))).mappings().first()
+        row = current_run(conn, sponsor, day)
     if row is None or (row["partner_sha256"], row["platform_sha256"]) != (hashes["PARTNER"],
                                                                            hashes["PLATFORM"]):
         return None

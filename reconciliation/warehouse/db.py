@@ -8,16 +8,17 @@ back together.
 
 from __future__ import annotations
 
-import io
+import gc
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import NullPool
 
 from reconciliation.errors import ConfigError
 from reconciliation.warehouse.failures import database_errors, shown
@@ -26,7 +27,6 @@ from reconciliation.warehouse.failures import database_errors, shown
 WRITE_LOCK_KEY = 0x414D4341  # "AMCA"
 
 _process_lock = threading.RLock()
-_engines: dict[str, Engine] = {}
 
 
 def is_duckdb(conn: Connection | Engine) -> bool:
@@ -34,36 +34,41 @@ def is_duckdb(conn: Connection | Engine) -> bool:
     return conn.dialect.name == "duckdb"
 
 
-def engine_for(url: str) -> Engine:
-    """A cached engine for a SQLAlchemy URL, creating a DuckDB file's folder.
+def engine_for(url: str, pooled: bool = False) -> Engine:
+    """A new engine for a SQLAlchemy URL, creating a DuckDB file's folder.
+
+    Nothing is cached: without ``pooled`` every connection is closed when it
+    is returned, so an engine a caller forgets holds no DuckDB file lock and
+    no PostgreSQL session. A ``Warehouse`` keeps a pooled one for its life.
 
     Raises:
         ConfigError: the URL is not a usable SQLAlchemy URL.
     """
-    if url in _engines:
-        return _engines[url]
     try:
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError:
         raise ConfigError(f"warehouse URL {shown(url)!r} is not a SQLAlchemy URL; give one such as "
                           f"duckdb:///var/warehouse.duckdb or postgresql+psycopg://user@host/db") from None
-    if parsed.drivername.startswith("duckdb") and parsed.database not in (None, "", ":memory:"):
+    duck = parsed.drivername.startswith("duckdb")
+    if duck and parsed.database not in (None, "", ":memory:"):
         with database_errors(parsed, "creating the warehouse's directory"):
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    options: dict[str, Any] = {"pool_pre_ping": not duck} if pooled else {"poolclass": NullPool}
     try:
-        engine = sa.create_engine(parsed, pool_pre_ping=not parsed.drivername.startswith("duckdb"))
+        return sa.create_engine(parsed, **options)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
         raise ConfigError(f"warehouse URL {shown(url)!r} cannot be used ({str(exc).splitlines()[0]}); "
                           f"give a duckdb:/// or postgresql+psycopg:// URL") from None
-    _engines[url] = engine
-    return engine
 
 
 def dispose_all() -> None:
-    """Close every cached engine (DuckDB holds a file lock while open)."""
-    for engine in _engines.values():
-        engine.dispose()
-    _engines.clear()
+    """Collect engines nobody refers to any more, closing what they still hold open.
+
+    Engines are not cached (``engine_for``), and a ``Warehouse`` closes its
+    own; this only hurries the garbage collector for callers that want a
+    DuckDB file unlocked now, before another process opens it.
+    """
+    gc.collect()
 
 
 def ensure_schema(engine: Engine) -> None:
@@ -75,6 +80,52 @@ def ensure_schema(engine: Engine) -> None:
     from reconciliation.warehouse.migrate import ensure_current  # migrate uses this module
 
     ensure_current(engine)
+
+
+class Warehouse:
+    """One warehouse for the time of a run or a command: its engine, its schema checked once.
+
+    This is the explicit object that replaces process-wide engine caches:
+    whoever needs the warehouse opens one (or is handed one), uses
+    ``engine`` and ``write``, and closes it, which releases its connections
+    (and a DuckDB file's lock) at a point the caller chooses.
+    """
+
+    def __init__(self, url: str, *, pooled: bool = True, check: bool = True) -> None:
+        """Open the warehouse at ``url``.
+
+        Raises:
+            ConfigError: the URL is not usable.
+            WarehouseOutdated: the warehouse needs ``recon db upgrade`` first.
+            WarehouseError: it cannot be reached.
+        """
+        self.url = url
+        self.engine = engine_for(url, pooled=pooled)
+        if check:
+            try:
+                ensure_schema(self.engine)
+            except BaseException:
+                self.engine.dispose()
+                raise
+
+    @property
+    def is_duckdb(self) -> bool:
+        """Whether the warehouse is a DuckDB file."""
+        return is_duckdb(self.engine)
+
+    def write(self, doing: str = "writing to the warehouse") -> AbstractContextManager[Connection]:
+        """``write_transaction`` on this warehouse."""
+        return write_transaction(self.engine, doing)
+
+    def close(self) -> None:
+        """Close every connection the warehouse holds."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @contextmanager
@@ -130,7 +181,7 @@ def _prepare(frame: pl.DataFrame, table: sa.Table, keep_enums: bool = False) -> 
     return frame.select(cols)
 
 
-#: Rows handed to DuckDB per INSERT: each slice is converted to Arrow on its own.
+#: Rows handed to DuckDB per INSERT: each slice is exported to Arrow on its own.
 INSERT_SLICE = 1_000_000
 
 
@@ -147,27 +198,52 @@ def insert_frame(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> int:
     if is_duckdb(conn):
         raw = _duckdb(conn)
         view = f"_bulk_{table.name}"
-        for start in range(0, data.height, INSERT_SLICE):  # bounded Arrow copies of a big frame
-            raw.register(view, data.slice(start, INSERT_SLICE).to_arrow())
+        # Arrow's string views are Polars' own layout: the strings are handed over, not copied.
+        newest = pl.CompatLevel.newest()
+        for start in range(0, data.height, INSERT_SLICE):
+            raw.register(view, data.slice(start, INSERT_SLICE).to_arrow(compat_level=newest))
             try:
                 raw.execute(f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM {view}')
             finally:
                 raw.unregister(view)
     elif conn.dialect.name == "postgresql":
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        buffer = io.BytesIO()
-        data.with_columns(
-            pl.col(c).dt.to_string("%Y-%m-%dT%H:%M:%S%.f%z")
-            for c, t in data.schema.items() if isinstance(t, pl.Datetime)
-        ).write_csv(buffer, include_header=False, null_value="\\N", quote_style="necessary")
-        with raw.cursor() as cur, cur.copy(
-            f'COPY "{table.name}" ({names}) FROM STDIN WITH (FORMAT csv, NULL \'\\N\')'
-        ) as copy:
-            copy.write(buffer.getvalue())
+        _copy(conn, table.name, names, data)
     else:
         conn.execute(table.insert(), data.to_dicts())
     return data.height
+
+
+#: Rows per CSV chunk of a PostgreSQL ``COPY``: the text of one slice is in memory at a time.
+COPY_SLICE = 250_000
+
+
+def _copy(conn: Connection, table: str, names: str, data: pl.DataFrame) -> None:
+    """Stream a frame into ``COPY ... FROM STDIN`` (CSV) in slices, never as row inserts.
+
+    Timestamps go as ISO text with their offset; the CSV of one slice is
+    built and sent before the next, so a 20-million-row table never exists
+    as one text buffer.
+    """
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    stamps = [c for c, t in data.schema.items() if isinstance(t, pl.Datetime)]
+    with raw.cursor() as cur, cur.copy(
+        f'COPY "{table}" ({names}) FROM STDIN WITH (FORMAT csv, NULL \'\\N\')'
+    ) as copy:
+        for start in range(0, data.height, COPY_SLICE):
+            part = data.slice(start, COPY_SLICE).with_columns(
+                pl.col(c).dt.to_string("%Y-%m-%dT%H:%M:%S%.f%z") for c in stamps)
+            copy.write(part.write_csv(include_header=False, null_value="\\N", quote_style="necessary"))
+
+
+def analyze(conn: Connection, tables: list[str]) -> None:
+    """Refresh PostgreSQL's planner statistics of bulk-loaded tables (DuckDB keeps its own).
+
+    A report query planned on stale statistics after a big load ran for
+    minutes with a nested loop; it must not wait for autovacuum.
+    """
+    if conn.dialect.name == "postgresql" and tables:
+        conn.execute(sa.text("ANALYZE " + ", ".join(f'"{t}"' for t in tables)))
 
 
 def polars_type(sa_type: sa.types.TypeEngine[Any]) -> pl.DataType:

@@ -157,7 +157,8 @@ def test_each_sponsor_day_passed_its_own_gate_task(reconciled: list[Any], stage:
     for run in reconciled:
         gates = {k: v for k, v in states(run).items() if k[0] == "sponsor_day.validate"}
         assert len(gates) == len(SPONSORS) and set(gates.values()) == {"success"}
-    assert not list((stage["state"] / "quality").rglob("*.json"))  # each verdict handed over, then removed
+    kept = stage["state"] / "kept"  # each gate's parse handed over, then removed
+    assert not [p for p in kept.rglob("*") if p.is_file()]
     with engine_for(stage["url"]).connect() as conn:
         sides = conn.execute(sa.select(recon_validation.c.run_id, recon_validation.c.side).distinct()).all()
     succeeded = [r for r in runs(stage["url"]) if r["status"] == "SUCCEEDED"]

@@ -37,14 +37,11 @@ class Seeded:
 
 
 def _forget(url: str) -> None:
-    """Close and uncache one URL's engine (DuckDB files and template databases must be idle)."""
-    from reconciliation import pipeline
+    """Let go of what still holds the URL open (DuckDB files and template databases must be idle)."""
     from reconciliation.warehouse import db
 
-    engine = db._engines.pop(url, None)
-    if engine is not None:
-        engine.dispose()
-    pipeline.forget_warehouse(url)
+    del url  # engines are not cached: collecting the unreachable ones closes what they held
+    db.dispose_all()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,1 @@
+"""The run's own files: its scratch directory and the parse a passed gate keeps for the reconcile step."""
