@@ -12,14 +12,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 import polars as pl
 from markupsafe import Markup, escape
 
 from reconciliation.reports import charts
 from reconciliation.reports.model import RunReport
+
+if TYPE_CHECKING:
+    import jinja2
 
 TIMESTAMP = "%Y-%m-%d %H:%M:%S"
 
@@ -61,7 +63,9 @@ def axis_money(value: Decimal) -> str:
 
 @cache
 def environment() -> jinja2.Environment:
-    """The template environment, loaded once per process."""
+    """The template environment, loaded once per process (Jinja is imported by the first render)."""
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("reconciliation.reports", "templates"),
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
