@@ -133,25 +133,20 @@ def breaks_for_days(conn: Connection, start: date, end: date,
     limits what is read (totals over many days need a few columns, not the
     whole break).
     """
-    runs = read_frame(conn, sa.select(
-        recon_run.c.run_id, recon_run.c.sponsor_code.label("run_sponsor"),
-        recon_run.c.business_date.label("run_date"),
-    ).where(recon_run.c.is_current.is_(True), recon_run.c.business_date.between(start, end)))
+    b, r = recon_break.c, recon_run.c
+    columns_read = _break_columns(columns, "break_id", "run_id", "sponsor_code", "business_date")
+    # A break belongs to its own day ...
+    own_day = sa.select(*columns_read, b.business_date.label("report_date")).where(
+        b.run_id.in_(current_run_ids()), b.business_date.between(start, end))
+    # ... and to the day of the current run of its sponsor that found it, when that is another day.
+    found_by = sa.select(*columns_read, r.business_date.label("report_date")).select_from(
+        recon_break.join(recon_run, sa.and_(r.run_id == b.run_id, r.sponsor_code == b.sponsor_code))
+    ).where(r.is_current.is_(True), r.business_date.between(start, end),
+            b.business_date != r.business_date)
     if sponsors:
-        runs = runs.filter(pl.col("run_sponsor").is_in(list(sponsors)))
-    query = sa.select(*_break_columns(columns, "break_id", "run_id", "sponsor_code", "business_date")).where(
-        recon_break.c.run_id.in_(current_run_ids()),
-        sa.or_(recon_break.c.business_date.between(start, end),
-               recon_break.c.run_id.in_(runs["run_id"].to_list() or [-1])))
-    if sponsors:
-        query = query.where(recon_break.c.sponsor_code.in_(list(sponsors)))
-    breaks = read_frame(conn, query)
-    own_day = breaks.filter(pl.col("business_date").is_between(start, end)).with_columns(
-        report_date=pl.col("business_date"))
-    found_by = breaks.join(runs, on="run_id").filter(
-        pl.col("sponsor_code") == pl.col("run_sponsor")).with_columns(
-        report_date=pl.col("run_date")).drop("run_sponsor", "run_date")
-    return pl.concat([own_day, found_by]).unique(["break_id", "report_date"], maintain_order=True)
+        own_day = own_day.where(b.sponsor_code.in_(list(sponsors)))
+        found_by = found_by.where(b.sponsor_code.in_(list(sponsors)))
+    return read_frame(conn, sa.select(sa.union_all(own_day, found_by).subquery("day_breaks")))
 
 
 def breaks_of_run(conn: Connection, run: dict[str, Any]) -> pl.DataFrame:
