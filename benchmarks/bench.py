@@ -595,6 +595,19 @@ All four read the same generated files.
   `pipeline.write_transaction` in the same run; "write" is the transaction
   minus the matching inside it. The finance reports `run_day` writes after
   the commit are not part of the issue's end to end and are shown apart.
+* **project, PostgreSQL warehouse**: the same `run_day` into a database
+  created for the run on the PostgreSQL server of `--postgres` and dropped
+  after it (up to `--postgres-max`). CPU seconds are the client's; the
+  server's own work shows in the wall time only.
+* **`recon run` cold process**: the installed `recon run --date --sponsor
+  --inbox --warehouse` in a new process with no configuration, so with its
+  defaults: imports, the Great Expectations gate, the run, the reports and
+  Data Docs. Wall time, CPU time and peak RSS are the process's own (from
+  `wait4`); its breaks are checked against the ground truth too. The
+  issue-11 target compares it with the DuckDB SQL child's whole process.
+* **start-up**: `recon --help`, `recon breaks list` and `recon report` as
+  new processes on a warehouse holding one 2,000-record night, the median
+  of three runs each.
 * **floor**: `pl.read_csv` of each file with `%` as the separator, the two
   header lines skipped, only the field columns kept, all as strings
   (`benchmarks/baselines.py: floor_read`). Nothing is checked, typed or kept
