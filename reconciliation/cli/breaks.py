@@ -15,7 +15,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from reconciliation import break_status as workflow
+from reconciliation.break_status import DEFAULT_RESOLUTION, STATUS_FILTERS
 from reconciliation.cli.common import (
     CONFIG_ENV,
     LazyHelpFormatter,
@@ -44,7 +44,7 @@ def register(subparsers: Any) -> None:
                                 formatter_class=LazyHelpFormatter)
     _filters(lister)
     lister.add_argument("--status", type=_upper, default="UNRESOLVED",
-                        choices=workflow.STATUS_FILTERS, help="default: UNRESOLVED (pending or open)")
+                        choices=STATUS_FILTERS, help="default: UNRESOLVED (pending or open)")
     lister.add_argument("--min-age-days", type=int, metavar="N",
                         help="only breaks whose business date is at least N days ago")
     lister.add_argument("--limit", type=int, metavar="N", help="show at most N breaks")
@@ -66,8 +66,8 @@ def register(subparsers: Any) -> None:
     resolver.add_argument("break_ids", type=int, nargs="*", metavar="ID")
     resolver.add_argument("--note", required=True, help="why the break is resolved")
     resolver.add_argument("--by", required=True, metavar="NAME", help="who resolved it")
-    resolver.add_argument("--resolution", type=_upper, default=workflow.DEFAULT_RESOLUTION,
-                          metavar="CODE", help=f"resolution code (default {workflow.DEFAULT_RESOLUTION})")
+    resolver.add_argument("--resolution", type=_upper, default=DEFAULT_RESOLUTION,
+                          metavar="CODE", help=f"resolution code (default {DEFAULT_RESOLUTION})")
     resolver.add_argument("--filter-type", type=break_type, metavar="TYPE",
                           help="bulk: resolve every unresolved break of this type (needs --date): "
                                "{break_types}")
