@@ -1,8 +1,8 @@
 """The measurement children of ``benchmarks/bench.py`` (project venv).
 
 Run as ``python benchmarks/baselines.py RESULT_JSON ARGS_JSON``; ``ARGS_JSON``
-holds ``kind`` (``generate``, ``floor``, ``duckdb`` or ``project``) and its
-parameters. Each kind imports what it needs before its clock starts, measures,
+holds ``kind`` (``generate``, ``floor``, ``duckdb``, ``project``, ``cold`` or
+``startup``) and its parameters. Each kind imports what it needs before its clock starts, measures,
 and writes its figures to RESULT_JSON (see ``procstat.child_main``). The peak
 RSS is the child's own, so every measurement gets a fresh process.
 
@@ -13,9 +13,15 @@ virtual environment (datacompy pins an older Polars than the project's).
 from __future__ import annotations
 
 import os
+import shutil
+import statistics
+import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -299,17 +305,44 @@ def found_vs_truth(url: str, inbox: Path) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def warehouse(args: dict[str, Any], work: Path) -> Iterator[str]:
+    """A fresh warehouse for one measurement: a DuckDB file, or a throwaway PostgreSQL database.
+
+    With ``args["postgres"]`` (an administrator URL of the server) a database
+    is created for the run and dropped afterwards.
+    """
+    if not args.get("postgres"):
+        for leftover in work.glob("warehouse.duckdb*"):
+            leftover.unlink()
+        yield f"duckdb:///{work / 'warehouse.duckdb'}"
+        return
+    import sqlalchemy as sa
+
+    admin_url: str = args["postgres"]
+    name = f"recon_bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        from reconciliation.warehouse.db import dispose_all
+
+        dispose_all()
+        with admin.connect() as conn:
+            conn.execute(sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
 def run_project(args: dict[str, Any]) -> dict[str, Any]:
-    """``pipeline.run_day`` into a fresh DuckDB warehouse, with every stage timed by a wrapper."""
+    """``pipeline.run_day`` into a fresh warehouse, with every stage timed by a wrapper."""
     imports_start = time.perf_counter()
     os.environ["RECON_HASH_KEY"] = "benchmark-key"
-    from datetime import date
 
-    import polars as pl
-
-    import reconciliation.parsing as parsing
     from reconciliation import pipeline
-    from reconciliation.config import Settings
 
     # The data-quality gate imports Great Expectations on first use (seconds,
     # and a fixed cost per process): done here, outside the clock, and reported.
@@ -327,9 +360,20 @@ def run_project(args: dict[str, Any]) -> dict[str, Any]:
     imports_seconds = time.perf_counter() - imports_start
 
     work = Path(args["workdir"])
-    url = f"duckdb:///{work / 'warehouse.duckdb'}"
-    for leftover in work.glob("warehouse.duckdb*"):
-        leftover.unlink()
+    with warehouse(args, work) as url:
+        return _run_project(args, work, url, imports_seconds, gx_seconds)
+
+
+def _run_project(args: dict[str, Any], work: Path, url: str, imports_seconds: float,
+                 gx_seconds: float | None) -> dict[str, Any]:
+    from datetime import date
+
+    import polars as pl
+
+    import reconciliation.parsing as parsing
+    from reconciliation import pipeline
+    from reconciliation.config import Settings
+
     settings = Settings(warehouse_url=url, state_dir=work / "state")
     stages = Stages()
     wrapped = {
@@ -388,8 +432,82 @@ def run_project(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# -- whole processes, as an operator runs them ----------------------------------------------------
+
+
+def recon_executable() -> str:
+    """The installed ``recon`` beside this interpreter."""
+    path = Path(sys.executable).with_name("recon")
+    return str(path) if path.exists() else shutil.which("recon") or "recon"
+
+
+def timed_process(command: list[str], cwd: Path, log: Path) -> dict[str, Any]:
+    """Run one command to its end: wall seconds, CPU seconds and peak RSS of that process alone."""
+    env = {**os.environ, "RECON_HASH_KEY": "benchmark-key"}
+    env.pop("RECON_CONFIG", None)
+    with open(log, "ab") as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=out)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"{' '.join(command[1:3])} exited {code} (see {log})")
+    return {"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_kb": usage.ru_maxrss}
+
+
+def run_cold(args: dict[str, Any]) -> dict[str, Any]:
+    """``recon run`` with its defaults in a new process: imports, the gate, reports, Data Docs."""
+    work = Path(args["workdir"])
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    url = f"duckdb:///{work / 'warehouse.duckdb'}"
+    result = timed_process([recon_executable(), "run", "--date", args["date"], "--sponsor", args["sponsor"],
+                            "--inbox", str(Path(args["inbox"]).resolve()), "--warehouse", url],
+                           work, work / "recon.log")
+    result["truth_check"] = found_vs_truth(url, Path(args["inbox"]))
+    pages = (work / "var" / "reports").rglob("*.html")
+    result["reports"] = sorted(str(page.relative_to(work)) for page in pages)[:5]
+    return result
+
+
+#: The commands whose start-up is measured, with the warehouse and date filled in.
+STARTUP_COMMANDS = {
+    "recon --help": ["--help"],
+    "recon breaks list": ["breaks", "list", "--limit", "20", "--warehouse", "{url}"],
+    "recon report": ["report", "--date", "{date}", "--warehouse", "{url}", "--out", "{out}"],
+}
+
+
+def run_startup(args: dict[str, Any]) -> dict[str, Any]:
+    """Wall and CPU seconds of the commands that validate no file (median of ``repeat`` runs).
+
+    The warehouse holds one small reconciled night (``args["inbox"]``), so
+    ``recon report`` writes real reports but its time is mostly start-up.
+    """
+    work = Path(args["workdir"])
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    url = f"duckdb:///{work / 'warehouse.duckdb'}"
+    inbox = str(Path(args["inbox"]).resolve())
+    config = work / "no-gate.yaml"  # the night only has to exist: the gate's time is not measured here
+    config.write_text("validation:\n  enabled: false\n")
+    timed_process([recon_executable(), "run", "--date", args["date"], "--inbox", inbox, "--warehouse", url,
+                   "--config", str(config)], work, work / "recon.log")
+    fill = {"url": url, "date": args["date"], "out": str(work / "reports")}
+    commands: dict[str, Any] = {}
+    for label, template in STARTUP_COMMANDS.items():
+        runs = [timed_process([recon_executable(), *(part.format(**fill) for part in template)], work,
+                              work / "recon.log") for _ in range(args.get("repeat", 3))]
+        commands[label] = {key: statistics.median(r[key] for r in runs)
+                           for key in ("seconds", "cpu_seconds", "peak_kb")}
+    slowest = max(c["seconds"] for c in commands.values())
+    return {"seconds": slowest, "cpu_seconds": max(c["cpu_seconds"] for c in commands.values()),
+            "commands": commands}
+
+
 KINDS = {"generate": run_generate, "floor": run_floor, "duckdb": run_duckdb,
-         "project": run_project}
+         "project": run_project, "cold": run_cold, "startup": run_startup}
 
 if __name__ == "__main__":
     child_main(lambda args: KINDS[args["kind"]](args))

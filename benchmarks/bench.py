@@ -12,12 +12,22 @@ RSS is its own:
 * **floor**: Polars reads both files into their fields, nothing else;
 * **DuckDB SQL**: the main break types in plain SQL (``benchmarks/baselines.py``);
 * **datacompy**: its Polars backend compares both files on the key, in its
-  own virtual environment (``benchmarks/datacompy_baseline.py``).
+  own virtual environment (``benchmarks/datacompy_baseline.py``);
+* **postgres**: the project's ``run_day`` as above into a throwaway database
+  of the PostgreSQL server (``--postgres``), up to ``--postgres-max``;
+* **cold**: the whole ``recon run`` process with its defaults (imports, the
+  gate, reports, Data Docs), as an operator runs it;
+* **startup** (once, on a small night): ``recon --help``, ``recon breaks
+  list`` and ``recon report`` as whole processes.
 
 At every size the breaks the pipeline wrote are compared with the
 generator's ground truth. The tables are printed and written to ``--out``
 (default ``docs/benchmarks.md``); the hand-written notes between the
 ``<!-- notes -->`` markers of an existing file are kept.
+
+Sizes measured by an earlier invocation and not by this one (a 30M night is
+run once: ``--sizes 30000000 --only project,duckdb``) are carried into the
+tables from its results file, dated, unless ``--no-carry``.
 
 Usage::
 
@@ -49,13 +59,20 @@ DATACOMPY_REQUIREMENT = "datacompy==1.1.0"
 QUICK_SIZE = 2_000
 GIB = 1024 * 1024  # KiB per GiB
 NOTES_START, NOTES_END = "<!-- notes -->", "<!-- /notes -->"
-MEASUREMENTS = ("project", "floor", "duckdb", "datacompy")
+MEASUREMENTS = ("project", "postgres", "cold", "floor", "duckdb", "datacompy", "startup")
+#: Measured once per invocation (on a small night), not per size.
+ONCE = ("startup",)
 LABELS = {
     "project": "project pipeline, end to end",
+    "postgres": "project pipeline, PostgreSQL warehouse",
+    "cold": "`recon run` cold process with its defaults",
     "floor": "floor: Polars reads both files",
     "duckdb": "DuckDB SQL reconciliation",
     "datacompy": "datacompy (Polars backend)",
+    "startup": "start-up of the commands that validate no file",
 }
+PG_ADMIN_URL = os.environ.get("RECON_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+STARTUP_LIMIT = 1.0
 STAGES = ("parse", "validate", "match", "write", "other")
 STAGE_LABELS = {
     "parse": "parse both files (`parse_file` x2)",
@@ -175,6 +192,43 @@ def ensure_data(size: int, seed: int, break_rate: float, workdir: Path) -> dict[
     return info
 
 
+def postgres_missing(url: str) -> str | None:
+    """Why the PostgreSQL server cannot be used (None when it can)."""
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+    except Exception as exc:  # any reason the server is unusable skips its row
+        return f"PostgreSQL at {sa.engine.make_url(url).render_as_string()} is unavailable " \
+               f"({type(exc).__name__})"
+    return None
+
+
+def carried_sizes(workdir: Path, measured: set[int], now: str
+                  ) -> dict[int, tuple[str, dict[str, Any], dict[str, dict[str, Any]]]]:
+    """Sizes an earlier invocation measured and this one did not: (when, data, results), newest first."""
+    found: dict[int, tuple[str, dict[str, Any], dict[str, dict[str, Any]]]] = {}
+    for path in sorted(workdir.glob("results-*.json"), reverse=True):
+        stamp = path.stem.removeprefix("results-")
+        if stamp >= now:
+            continue
+        try:
+            saved = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        for key, res in saved.get("results", {}).items():
+            size = int(key)
+            if size in measured or size in found or str(key) in saved.get("carried", {}):
+                continue
+            if any(r.get("ok") for r in res.values()) and key in saved.get("data", {}):
+                when = datetime.strptime(stamp, "%Y%m%dT%H%M%S").strftime("%Y-%m-%d %H:%M UTC")
+                found[size] = (when, saved["data"][key], res)
+    return found
+
+
 def datacompy_python(workdir: Path) -> Path:
     """The datacompy venv's interpreter, creating the venv the first time."""
     venv = workdir / "datacompy-venv"
@@ -212,9 +266,13 @@ def measure(kind: str, size: int, data: dict[str, Any], workdir: Path, opts: arg
             args: dict[str, Any] = {"kind": kind, "inbox": inbox}
             if kind == "duckdb":
                 args["database"] = str(scratch / "sql.duckdb")
-            if kind == "project":
-                args.update(workdir=str(scratch), sponsor=SPONSOR, date=DATE,
+            if kind in ("project", "postgres"):
+                args.update(kind="project", workdir=str(scratch), sponsor=SPONSOR, date=DATE,
                             reports=size <= opts.reports_max)
+                if kind == "postgres":
+                    args["postgres"] = opts.postgres
+            if kind in ("cold", "startup"):
+                args.update(workdir=str(scratch), sponsor=SPONSOR, date=DATE)
             result = run_child(sys.executable, HERE / "baselines.py", args, workdir / "logs", name)
         if result.get("ok"):
             log(f"  {result['seconds']:.2f} s, peak {result['peak_kb'] / GIB:.2f} GiB")
@@ -305,7 +363,8 @@ def size_section(size: int, data: dict[str, Any], res: dict[str, dict[str, Any]]
         if r is None:
             continue
         if not r.get("ok"):
-            lines.append(f"| {LABELS[kind]} | failed: {r.get('error', '?')[:160]} | | | "
+            what = "skipped" if r.get("skipped") else "failed"
+            lines.append(f"| {LABELS[kind]} | {what}: {r.get('error', '?')[:160]} | | | "
                          f"{gib(r.get('peak_kb'))} | | |")
             continue
         peak = r.get("e2e_peak_kb", r["peak_kb"])
@@ -385,6 +444,85 @@ def size_section(size: int, data: dict[str, Any], res: dict[str, dict[str, Any]]
     return [*lines, ""]
 
 
+def startup_section(startup: dict[str, Any] | None) -> list[str]:
+    """The start-up table: each command as a whole process, median of three runs."""
+    if not startup:
+        return []
+    lines = ["### Start-up of the commands that validate no file", ""]
+    if not startup.get("ok"):
+        return [*lines, f"Not measured: {startup.get('error', '?')}", ""]
+    lines += [f"Each command as a new process on a warehouse holding one {QUICK_SIZE:,}-record night "
+              "(median of three runs; `recon report` writes that night's reports).", "",
+              "| command | wall s | CPU s | peak RSS |", "|---|---:|---:|---:|"]
+    for label, r in startup["commands"].items():
+        lines.append(f"| `{label}` | {r['seconds']:.2f} | {r['cpu_seconds']:.2f} | {gib(r['peak_kb'])} |")
+    return [*lines, ""]
+
+
+def _ok(r: dict[str, Any] | None) -> bool:
+    return bool(r and r.get("ok"))
+
+
+def issue11_targets(results: dict[int, dict[str, dict[str, Any]]],
+                    startup: dict[str, Any] | None) -> list[str]:
+    """The issue-11 targets, each met or missed as computed from the figures above."""
+    rows: list[tuple[str, str, str]] = []
+
+    def verdict(x: float, limit: float, unit: str = "x") -> str:
+        return "met" if x <= limit else f"missed: {x:.2f}{unit} for {limit:g}{unit}"
+
+    for size in (1_000_000, 10_000_000):
+        res = results.get(size, {})
+        p, d = res.get("project"), res.get("duckdb")
+        label = f"{size:,}: end to end ≤ 1.0x DuckDB SQL"
+        if _ok(p) and _ok(d):
+            assert p is not None and d is not None
+            x = p["seconds"] / d["seconds"]
+            rows.append((label, f"{x:.2f}x ({secs(p['seconds'])} s vs {secs(d['seconds'])} s)",
+                         verdict(x, 1.0)))
+        else:
+            rows.append((label, "not measured", "-"))
+    ten = results.get(10_000_000, {})
+    cold, duck = ten.get("cold"), ten.get("duckdb")
+    if _ok(cold) and _ok(duck):
+        assert cold is not None and duck is not None
+        x = cold["seconds"] / duck["process_seconds"]
+        rows.append(("10,000,000: cold `recon run` process ≤ 1.5x DuckDB SQL's process",
+                     f"{x:.2f}x ({secs(cold['seconds'])} s vs {secs(duck['process_seconds'])} s)",
+                     verdict(x, 1.5)))
+    else:
+        rows.append(("10,000,000: cold `recon run` process ≤ 1.5x DuckDB SQL's process", "not measured", "-"))
+    for size in (10_000_000, 30_000_000):
+        p = results.get(size, {}).get("project")
+        label = f"{size:,}: peak RSS ≤ 3 GiB"
+        if _ok(p):
+            assert p is not None
+            peak = p["e2e_peak_kb"] / GIB
+            rows.append((label, f"{peak:.2f} GiB", verdict(peak, 3.0, " GiB")))
+        elif p is not None:
+            rows.append((label, "did not complete", f"missed: {str(p.get('error', 'failed'))[:80]}"))
+        else:
+            rows.append((label, "not measured", "-"))
+    one = results.get(1_000_000, {})
+    pg, duckwh = one.get("postgres"), one.get("project")
+    if _ok(pg) and _ok(duckwh):
+        assert pg is not None and duckwh is not None
+        x = pg["seconds"] / duckwh["seconds"]
+        rows.append(("1,000,000: PostgreSQL warehouse ≤ 2x the DuckDB warehouse",
+                     f"{x:.2f}x ({secs(pg['seconds'])} s vs {secs(duckwh['seconds'])} s)", verdict(x, 2.0)))
+    else:
+        rows.append(("1,000,000: PostgreSQL warehouse ≤ 2x the DuckDB warehouse", "not measured", "-"))
+    if _ok(startup):
+        assert startup is not None
+        for label, r in startup["commands"].items():
+            rows.append((f"`{label}` starts in < {STARTUP_LIMIT:g} s", f"{r['seconds']:.2f} s",
+                         "met" if r["seconds"] < STARTUP_LIMIT else f"missed: {r['seconds']:.2f} s"))
+    else:
+        rows.append(("commands that validate no file start in < 1 s", "not measured", "-"))
+    return ["## Targets (issue 11)", "", "| target | measured | verdict |", "|---|---|---|",
+            *[f"| {a} | {b} | {c} |" for a, b, c in rows], ""]
+
+
 def targets(results: dict[int, dict[str, dict[str, Any]]]) -> list[str]:
     rows = []
 
@@ -457,6 +595,19 @@ All four read the same generated files.
   `pipeline.write_transaction` in the same run; "write" is the transaction
   minus the matching inside it. The finance reports `run_day` writes after
   the commit are not part of the issue's end to end and are shown apart.
+* **project, PostgreSQL warehouse**: the same `run_day` into a database
+  created for the run on the PostgreSQL server of `--postgres` and dropped
+  after it (up to `--postgres-max`). CPU seconds are the client's; the
+  server's own work shows in the wall time only.
+* **`recon run` cold process**: the installed `recon run --date --sponsor
+  --inbox --warehouse` in a new process with no configuration, so with its
+  defaults: imports, the Great Expectations gate, the run, the reports and
+  Data Docs. Wall time, CPU time and peak RSS are the process's own (from
+  `wait4`); its breaks are checked against the ground truth too. The
+  issue-11 target compares it with the DuckDB SQL child's whole process.
+* **start-up**: `recon --help`, `recon breaks list` and `recon report` as
+  new processes on a warehouse holding one 2,000-record night, the median
+  of three runs each.
 * **floor**: `pl.read_csv` of each file with `%` as the separator, the two
   header lines skipped, only the field columns kept, all as strings
   (`benchmarks/baselines.py: floor_read`). Nothing is checked, typed or kept
@@ -490,7 +641,9 @@ rate and reused by later runs.
 
 
 def render(opts: argparse.Namespace, facts: dict[str, Any], data: dict[int, dict[str, Any]],
-           results: dict[int, dict[str, dict[str, Any]]], notes: str | None) -> str:
+           results: dict[int, dict[str, dict[str, Any]]], notes: str | None,
+           once: dict[str, dict[str, Any]] | None = None, carried: dict[int, str] | None = None) -> str:
+    once, carried = once or {}, carried or {}
     loads = [r[k] for res in results.values() for r in res.values() if r.get("ok")
              for k in ("load_before", "load_after")]
     dc = next((r for res in results.values() for r in [res.get("datacompy", {})] if r.get("ok")), {})
@@ -521,7 +674,12 @@ def render(opts: argparse.Namespace, facts: dict[str, Any], data: dict[int, dict
     lines += ["```", ""]
     lines += ["## Results", ""]
     for size in results:
-        lines += size_section(size, data[size], results[size])
+        section = size_section(size, data[size], results[size])
+        if size in carried:
+            section[1:1] = ["", f"(Measured by an earlier run, {carried[size]}, and carried into this page.)"]
+        lines += section
+    lines += startup_section(once.get("startup"))
+    lines += issue11_targets(results, once.get("startup"))
     lines += targets(results)
     lines += [METHOD]
     lines += ["## Notes", "", NOTES_START, notes.strip() if notes else
@@ -562,7 +720,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--max-rss-gib", type=float, default=20.0,
                         help="stop a measurement whose RSS passes this (default 20; 0: no limit)")
     parser.add_argument("--only", default=",".join(MEASUREMENTS),
-                        help="measurements to run (default all: project,floor,duckdb,datacompy)")
+                        help=f"measurements to run (default all: {','.join(MEASUREMENTS)})")
+    parser.add_argument("--postgres", default=PG_ADMIN_URL, metavar="URL",
+                        help="administrator URL of the PostgreSQL server the postgres row creates its "
+                             "throwaway database on (default $RECON_BENCH_PG or the local server)")
+    parser.add_argument("--postgres-max", type=int, default=1_000_000,
+                        help="measure the PostgreSQL warehouse up to this size (default 1000000)")
+    parser.add_argument("--no-carry", action="store_true",
+                        help="show only the sizes measured now (not earlier runs' other sizes)")
     opts = parser.parse_args(argv)
     opts.argv = argv
     try:
@@ -589,23 +754,44 @@ def main(argv: list[str] | None = None) -> int:
     facts = machine_facts()
     data: dict[int, dict[str, Any]] = {}
     results: dict[int, dict[str, dict[str, Any]]] = {}
+    stamp_now = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     for size in opts.size_list:
         data[size] = ensure_data(size, opts.seed, opts.break_rate, workdir)
         results[size] = {}
         for kind in MEASUREMENTS:
-            if kind in opts.kinds:
-                results[size][kind] = measure(kind, size, data[size], workdir, opts, opts.repeat)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        (workdir / f"results-{stamp}.json").write_text(
+            if kind not in opts.kinds or kind in ONCE:
+                continue
+            if kind == "postgres" and size > opts.postgres_max:
+                continue
+            if kind == "postgres" and (why := postgres_missing(opts.postgres)):
+                results[size][kind] = {"ok": False, "skipped": True, "error": why}
+                log(f"PostgreSQL row skipped: {why}")
+                continue
+            results[size][kind] = measure(kind, size, data[size], workdir, opts, opts.repeat)
+        (workdir / f"results-{stamp_now}.json").write_text(
             json.dumps({"facts": facts, "data": data, "results": results}, indent=1, default=str))
+    once: dict[str, dict[str, Any]] = {}
+    if "startup" in opts.kinds:
+        small = ensure_data(QUICK_SIZE, opts.seed, opts.break_rate, workdir)
+        once["startup"] = measure("startup", QUICK_SIZE, small, workdir, opts, 1)
+    carried = {} if opts.no_carry else carried_sizes(workdir, set(results), stamp_now)
+    for size, (when, old_data, old_results) in carried.items():
+        data[size], results[size] = old_data, old_results
+        log(f"carried the {size:,} figures of {when} into the tables")
+    results = dict(sorted(results.items()))
+    (workdir / f"results-{stamp_now}.json").write_text(json.dumps(
+        {"facts": facts, "data": data, "results": results, "once": once,
+         "carried": {str(k): v[0] for k, v in carried.items()}}, indent=1, default=str))
     out = opts.out
-    text = render(opts, facts, data, results, existing_notes(out))
+    text = render(opts, facts, data, results, existing_notes(out), once,
+                  {size: when for size, (when, _, _) in carried.items()})
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     print(text)
     log(f"wrote {out}")
-    failed = [f"{kind} at {size:,}" for size, res in results.items()
-              for kind, r in res.items() if not r.get("ok")]
+    failed = [f"{kind} at {size:,}" for size, res in results.items() if size not in carried
+              for kind, r in res.items() if not r.get("ok") and not r.get("skipped")]
+    failed += [kind for kind, r in once.items() if not r.get("ok")]
     if failed:
         log("failed: " + ", ".join(failed))
         return 1

@@ -13,30 +13,34 @@ under the warehouse write lock, or none is.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from reconciliation.break_status import (
+    DEFAULT_RESOLUTION,
+    RESOLUTION_CODE,
+    RUN_ACTOR,
+    RUN_RESOLUTIONS,
+    STATUS_FILTERS,
+    STATUSES,
+)
 from reconciliation.config import Zone, parse_zone
 from reconciliation.errors import ReconError
 from reconciliation.reports.columns import breaks_table
-from reconciliation.reports.queries import current_run_ids, events_for
-from reconciliation.warehouse.db import read_frame, write_transaction
-from reconciliation.warehouse.schema import BREAK_TYPES, recon_break, recon_break_event, recon_run
+from reconciliation.warehouse import breaks as wh
+from reconciliation.warehouse.db import write_transaction
+from reconciliation.warehouse.reports import events_for
+from reconciliation.warehouse.schema import BREAK_TYPES
 
-STATUSES = ("PENDING", "OPEN", "RESOLVED")
-#: ``--status`` values: a status, UNRESOLVED (PENDING or OPEN) or ALL.
-STATUS_FILTERS = (*STATUSES, "UNRESOLVED", "ALL")
-DEFAULT_RESOLUTION = "RESOLVED_BY_USER"
-#: Resolutions only runs may write: a person cannot claim a break matched later.
-RUN_RESOLUTIONS = ("MATCHED_LATER",)
-RESOLUTION_CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
-RUN_ACTOR = re.compile(r"^run:", re.IGNORECASE)
+__all__ = [
+    "DEFAULT_RESOLUTION", "RESOLUTION_CODE", "RUN_ACTOR", "RUN_RESOLUTIONS", "STATUSES", "STATUS_FILTERS",
+    "BreakFilter", "check_resolution", "get_break", "history", "list_breaks", "reopen_rows", "resolvable",
+    "resolve", "resolve_matching", "resolve_rows",
+]
 
 
 @dataclass(frozen=True)
@@ -68,28 +72,15 @@ class BreakFilter:
             raise ReconError("the minimum age must not be negative")
 
     def where(self) -> list[Any]:
-        """SQL conditions on ``recon_break``."""
-        conditions: list[Any] = [recon_break.c.run_id.in_(current_run_ids())]
-        if self.day is not None:
-            conditions.append(recon_break.c.business_date == self.day)
-        if self.sponsor:
-            conditions.append(recon_break.c.sponsor_code == self.sponsor)
-        if self.break_type:
-            conditions.append(recon_break.c.break_type == self.break_type)
-        if self.status == "UNRESOLVED":
-            conditions.append(recon_break.c.status.in_(["PENDING", "OPEN"]))
-        elif self.status != "ALL":
-            conditions.append(recon_break.c.status == self.status)
-        if self.min_age_days is not None:
-            conditions.append(recon_break.c.business_date <= self.as_of - timedelta(days=self.min_age_days))
-        return conditions
+        """SQL conditions on ``recon_break`` (built by the warehouse)."""
+        return wh.break_conditions(self.day, self.sponsor, self.break_type, self.status,
+                                   self.min_age_days, self.as_of)
 
 
 def list_breaks(conn: Connection, flt: BreakFilter, zone: Zone | None = None,
                 limit: int | None = None) -> pl.DataFrame:
     """Breaks matching a filter as reviewer columns (see ``reports.columns``), most urgent first."""
-    query = sa.select(recon_break).where(*flt.where()).order_by(recon_break.c.break_id)
-    frame = breaks_table(read_frame(conn, query), zone or parse_zone("EST"), flt.as_of)
+    frame = breaks_table(wh.breaks_where(conn, flt.where()), zone or parse_zone("EST"), flt.as_of)
     return frame.head(limit) if limit else frame
 
 
@@ -99,23 +90,15 @@ def get_break(conn: Connection, break_id: int) -> dict[str, Any]:
     Raises:
         ReconError: no such break.
     """
-    row = conn.execute(sa.select(recon_break, recon_run.c.is_current, recon_run.c.version).join(
-        recon_run, recon_run.c.run_id == recon_break.c.run_id).where(
-        recon_break.c.break_id == break_id)).mappings().first()
+    row = wh.break_with_run(conn, break_id)
     if row is None:
         raise ReconError(f"break {break_id} is not in the warehouse")
-    return dict(row)
+    return row
 
 
 def history(conn: Connection, break_id: int) -> list[dict[str, Any]]:
     """Every status change of a break, oldest first: who or which run, when, why."""
     return events_for(conn, [break_id]).to_dicts()
-
-
-def _current_twin(conn: Connection, break_key: str) -> int | None:
-    return conn.execute(sa.select(recon_break.c.break_id).where(
-        recon_break.c.break_key == break_key, recon_break.c.run_id.in_(current_run_ids())
-    ).order_by(recon_break.c.break_id.desc())).scalars().first()
 
 
 def check_resolution(note: str, by: str, resolution: str) -> tuple[str, str, str]:
@@ -140,30 +123,14 @@ def check_resolution(note: str, by: str, resolution: str) -> tuple[str, str, str
 def resolve_rows(conn: Connection, rows: list[dict[str, Any]], note: str, by: str, resolution: str,
                  now: datetime, zone: Zone) -> None:
     """Mark breaks resolved and record the status change (callers hold the write lock)."""
-    today = now.astimezone(zone.tz).date()
-    for row in rows:
-        conn.execute(recon_break.update().where(recon_break.c.break_id == row["break_id"]).values(
-            status="RESOLVED", resolution=resolution, resolved_by=by, resolved_date=today,
-            note=note, updated_at=now))
-    if rows:
-        conn.execute(recon_break_event.insert(), [{
-            "break_id": row["break_id"], "run_id": None, "changed_at": now,
-            "old_status": row["status"], "new_status": "RESOLVED",
-            "old_resolution": row["resolution"], "resolution": resolution,
-            "changed_by": by, "note": note} for row in rows])
+    wh.set_status(conn, rows, status="RESOLVED", resolution=resolution, resolved_by=by,
+                  resolved_date=now.astimezone(zone.tz).date(), note=note, by=by, now=now)
 
 
 def reopen_rows(conn: Connection, rows: list[dict[str, Any]], note: str, by: str, now: datetime) -> None:
     """Open resolved breaks again and record the status change (callers hold the write lock)."""
-    for row in rows:
-        conn.execute(recon_break.update().where(recon_break.c.break_id == row["break_id"]).values(
-            status="OPEN", resolution=None, resolved_by=None, resolved_date=None, note=note, updated_at=now))
-    if rows:
-        conn.execute(recon_break_event.insert(), [{
-            "break_id": row["break_id"], "run_id": None, "changed_at": now,
-            "old_status": row["status"], "new_status": "OPEN",
-            "old_resolution": row["resolution"], "resolution": None,
-            "changed_by": by, "note": note} for row in rows])
+    wh.set_status(conn, rows, status="OPEN", resolution=None, resolved_by=None, resolved_date=None,
+                  note=note, by=by, now=now)
 
 
 def resolvable(conn: Connection, break_id: int) -> dict[str, Any]:
@@ -175,7 +142,7 @@ def resolvable(conn: Connection, break_id: int) -> dict[str, Any]:
     """
     row = get_break(conn, break_id)
     if not row["is_current"]:
-        twin = _current_twin(conn, row["break_key"])
+        twin = wh.current_twin(conn, row["break_key"])
         hint = f"; its current version is break {twin}" if twin else \
             "; the current version of its day no longer raises it"
         raise ReconError(f"break {break_id} belongs to superseded version {row['version']} of "
@@ -223,9 +190,7 @@ def resolve_matching(engine: Engine, flt: BreakFilter, *, note: str, by: str,
     if flt.status not in ("PENDING", "OPEN"):
         flt = BreakFilter(flt.day, flt.sponsor, flt.break_type, "UNRESOLVED", flt.min_age_days, flt.as_of)
     with write_transaction(engine) as conn:
-        rows = [dict(r) for r in conn.execute(sa.select(
-            recon_break.c.break_id, recon_break.c.status, recon_break.c.resolution,
-        ).where(*flt.where()).order_by(recon_break.c.break_id)).mappings()]
+        rows = wh.break_states_where(conn, flt.where())
         if not dry_run:
             resolve_rows(conn, rows, note, by, resolution, now or datetime.now(UTC),
                           zone or parse_zone("EST"))

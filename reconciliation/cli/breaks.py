@@ -15,20 +15,18 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
-from rich.console import Console
-from rich.table import Table
-
-from reconciliation import breaks as workflow
-from reconciliation.cli.common import CONFIG_ENV, add_common, parse_date, settings_from_args, sponsor_code
+from reconciliation.break_status import DEFAULT_RESOLUTION, STATUS_FILTERS
+from reconciliation.cli.common import (
+    CONFIG_ENV,
+    LazyHelpFormatter,
+    add_common,
+    break_type,
+    open_warehouse,
+    parse_date,
+    settings_from_args,
+    sponsor_code,
+)
 from reconciliation.errors import ReconError
-from reconciliation.pipeline import warehouse
-from reconciliation.reports.columns import BREAK_FIELDS, FIELD_NAMES, cell_text, money_sum
-from reconciliation.reports.html import money
-from reconciliation.warehouse.schema import BREAK_TYPES, recon_break
-from reconciliation.workbench import config as wconfig
-from reconciliation.workbench import service
-from reconciliation.workbench.store import Store
 
 
 def _upper(text: str) -> str:
@@ -42,10 +40,11 @@ def register(subparsers: Any) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
     actions.required = True
 
-    lister = actions.add_parser("list", help="list breaks (default: pending and open ones)")
+    lister = actions.add_parser("list", help="list breaks (default: pending and open ones)",
+                                formatter_class=LazyHelpFormatter)
     _filters(lister)
     lister.add_argument("--status", type=_upper, default="UNRESOLVED",
-                        choices=workflow.STATUS_FILTERS, help="default: UNRESOLVED (pending or open)")
+                        choices=STATUS_FILTERS, help="default: UNRESOLVED (pending or open)")
     lister.add_argument("--min-age-days", type=int, metavar="N",
                         help="only breaks whose business date is at least N days ago")
     lister.add_argument("--limit", type=int, metavar="N", help="show at most N breaks")
@@ -61,15 +60,17 @@ def register(subparsers: Any) -> None:
 
     resolver = actions.add_parser(
         "resolve", help="mark breaks resolved, with a note and who resolved them",
+        formatter_class=LazyHelpFormatter,
         description="Resolve breaks by id (all or none), or every unresolved break of a type "
                     "on a date with --filter-type and --date.")
     resolver.add_argument("break_ids", type=int, nargs="*", metavar="ID")
     resolver.add_argument("--note", required=True, help="why the break is resolved")
     resolver.add_argument("--by", required=True, metavar="NAME", help="who resolved it")
-    resolver.add_argument("--resolution", type=_upper, default=workflow.DEFAULT_RESOLUTION,
-                          metavar="CODE", help=f"resolution code (default {workflow.DEFAULT_RESOLUTION})")
-    resolver.add_argument("--filter-type", type=_upper, choices=BREAK_TYPES, metavar="TYPE",
-                          help="bulk: resolve every unresolved break of this type (needs --date)")
+    resolver.add_argument("--resolution", type=_upper, default=DEFAULT_RESOLUTION,
+                          metavar="CODE", help=f"resolution code (default {DEFAULT_RESOLUTION})")
+    resolver.add_argument("--filter-type", type=break_type, metavar="TYPE",
+                          help="bulk: resolve every unresolved break of this type (needs --date): "
+                               "{break_types}")
     resolver.add_argument("--date", type=parse_date, help="bulk: business date")
     resolver.add_argument("--sponsor", type=sponsor_code, metavar="CODE", help="bulk: only this sponsor")
     resolver.add_argument("--dry-run", action="store_true", help="bulk: list what would be resolved")
@@ -90,16 +91,23 @@ def register(subparsers: Any) -> None:
 def _filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--date", type=parse_date, help="business date YYYY-MM-DD")
     parser.add_argument("--sponsor", type=sponsor_code, metavar="CODE")
-    parser.add_argument("--type", dest="break_type", type=_upper, choices=BREAK_TYPES, metavar="TYPE",
-                        help=f"one of {', '.join(BREAK_TYPES)}")
+    parser.add_argument("--type", dest="break_type", type=break_type, metavar="TYPE",
+                        help="one of {break_types}")
 
 
 def list_command(args: argparse.Namespace) -> int:
     """Print the breaks a filter selects."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from reconciliation.breaks import BreakFilter, list_breaks
+    from reconciliation.reports.columns import BREAK_FIELDS, FIELD_NAMES, cell_text, money_sum
+    from reconciliation.reports.html import money
+
     settings = settings_from_args(args)
-    flt = workflow.BreakFilter(args.date, args.sponsor, args.break_type, args.status, args.min_age_days)
-    with warehouse(settings).connect() as conn:
-        frame = workflow.list_breaks(conn, flt, settings.timezone, args.limit)
+    flt = BreakFilter(args.date, args.sponsor, args.break_type, args.status, args.min_age_days)
+    with open_warehouse(settings).connect() as conn:
+        frame = list_breaks(conn, flt, settings.timezone, args.limit)
     if args.format == "csv":
         kinds = {f.name: f.kind for f in BREAK_FIELDS}
         writer = csv.writer(sys.stdout)
@@ -123,10 +131,15 @@ def list_command(args: argparse.Namespace) -> int:
 
 def show_command(args: argparse.Namespace) -> int:
     """Print one break and its history."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from reconciliation.breaks import get_break, history
+
     settings = settings_from_args(args)
-    with warehouse(settings).connect() as conn:
-        row = workflow.get_break(conn, args.break_id)
-        events = workflow.history(conn, args.break_id)
+    with open_warehouse(settings).connect() as conn:
+        row = get_break(conn, args.break_id)
+        events = history(conn, args.break_id)
     console = Console(width=160)
     version = "current" if row["is_current"] else "superseded"
     console.print(f"[bold]Break {row['break_id']}[/bold]  {row['break_type']}  {row['severity']}  "
@@ -152,6 +165,8 @@ def show_command(args: argparse.Namespace) -> int:
 
 def _workbench_settings(args: argparse.Namespace) -> tuple[Any, Any]:
     """Settings and the ``workbench:`` section (four-eyes threshold) of the configuration."""
+    from reconciliation.workbench import config as wconfig
+
     path = args.config or os.environ.get(CONFIG_ENV) or None
     settings, config = wconfig.load(path)
     return wconfig.with_warehouse(settings, getattr(args, "warehouse", None)), config
@@ -164,6 +179,11 @@ def resolve_command(args: argparse.Namespace) -> int:
     threshold are not resolved but wait for ``recon breaks approve`` by
     another person, exactly as in the workbench.
     """
+    from reconciliation.breaks import BreakFilter
+    from reconciliation.warehouse.breaks import break_ids_where
+    from reconciliation.workbench import service
+    from reconciliation.workbench.store import Store
+
     settings, config = _workbench_settings(args)
     bulk = args.filter_type is not None
     if bulk == bool(args.break_ids):
@@ -176,9 +196,8 @@ def resolve_command(args: argparse.Namespace) -> int:
     with store.write() as conn:
         ids = list(args.break_ids)
         if bulk:
-            flt = workflow.BreakFilter(args.date, args.sponsor, args.filter_type)
-            ids = list(conn.execute(sa.select(recon_break.c.break_id).where(*flt.where()).order_by(
-                recon_break.c.break_id)).scalars())
+            flt = BreakFilter(args.date, args.sponsor, args.filter_type)
+            ids = break_ids_where(conn, flt.where())
             if args.dry_run or not ids:
                 listed = ", ".join(str(i) for i in ids) if ids else "nothing to resolve"
                 print(f"{'would resolve' if args.dry_run else 'resolved'} {len(ids)} "
@@ -193,6 +212,9 @@ def resolve_command(args: argparse.Namespace) -> int:
 
 def decide_command(args: argparse.Namespace) -> int:
     """Approve or refuse a resolution request (never one's own); prints what happened."""
+    from reconciliation.workbench import service
+    from reconciliation.workbench.store import Store
+
     settings, _ = _workbench_settings(args)
     with Store(settings.warehouse_url).write() as conn:
         break_id = service.decide(conn, args.request_id, by=args.by, approve=args.approve, note=args.note,

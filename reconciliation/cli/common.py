@@ -4,6 +4,11 @@ Everything a user types is checked by the argument parser's types, before a
 configuration is read or a warehouse opened: a malformed option is a usage
 error (exit 2, one line, nothing written), never a run that fails later or,
 worse, a run recorded under a code that cannot exist.
+
+Nothing here imports more than the standard library at import time: every
+subcommand's parser is built for ``recon --help`` too, which must start at
+once, so SQLAlchemy, the configuration's validators and the warehouse are
+imported by the functions that use them.
 """
 
 from __future__ import annotations
@@ -15,12 +20,12 @@ import sys
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
-from reconciliation.config import Settings, load_settings
+    from reconciliation.config import Settings
 
 CONFIG_ENV = "RECON_CONFIG"
 EXIT_USAGE = 2
@@ -89,6 +94,9 @@ def warehouse_url(text: str) -> str:
 
     The message never repeats the URL, which may hold a password.
     """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         make_url(text)
     except ArgumentError:
@@ -99,6 +107,9 @@ def warehouse_url(text: str) -> str:
 
 def masked_url(url: str) -> str:
     """A warehouse URL as it may be shown: the password, if any, as ``***``."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
@@ -137,7 +148,56 @@ def config_path(args: argparse.Namespace) -> Path | None:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Load the configuration named by ``--config`` (or $RECON_CONFIG) and apply overrides."""
+    from reconciliation.config import load_settings
+
     settings = load_settings(config_path(args))
     if getattr(args, "warehouse", None):
         settings = replace(settings, warehouse_url=args.warehouse)
     return settings
+
+
+def open_warehouse(settings: Settings) -> Engine:
+    """The warehouse of a command that only reads or resolves: its engine, the schema checked.
+
+    Unlike ``recon run`` it needs nothing of the run's stages, so the
+    matching engine, the gate and the parsers are never imported.
+
+    Raises:
+        WarehouseOutdated: the warehouse needs ``recon db upgrade`` first.
+        WarehouseError: it cannot be reached.
+    """
+    from reconciliation.warehouse.db import engine_for, ensure_schema
+
+    engine = engine_for(settings.warehouse_url)
+    ensure_schema(engine)
+    return engine
+
+
+class LazyHelpFormatter(argparse.HelpFormatter):
+    """Fills ``{break_types}`` in a help text only when help is shown.
+
+    The break types live with the warehouse schema; importing it for every
+    ``recon`` command would cost the start-up time of SQLAlchemy.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = super()._get_help_string(action)
+        if text and "{break_types}" in text:
+            text = text.replace("{break_types}", ", ".join(break_types()))
+        return text
+
+
+def break_types() -> tuple[str, ...]:
+    """The spec's break types (imported when a command needs them)."""
+    from reconciliation.warehouse.schema import BREAK_TYPES
+
+    return BREAK_TYPES
+
+
+def break_type(text: str) -> str:
+    """An argparse type for a break type: case forgiven, one of the spec's types."""
+    code = text.strip().upper()
+    if code not in break_types():
+        raise argparse.ArgumentTypeError(
+            f"invalid choice: {text!r} (choose from {', '.join(break_types())})")
+    return code

@@ -12,10 +12,6 @@ import sys
 from typing import Any
 
 from reconciliation.cli.common import add_common, settings_from_args
-from reconciliation.warehouse import migrate
-from reconciliation.warehouse.db import engine_for
-from reconciliation.warehouse.failures import database_errors, shown
-from reconciliation.warehouse.meta import KEY_FINGERPRINT, read_meta
 
 
 def register(subparsers: Any) -> None:
@@ -28,7 +24,7 @@ def register(subparsers: Any) -> None:
     up = actions.add_parser("upgrade", help="bring the warehouse schema to this release's revision",
                             description="Bring the warehouse to this release's schema revision. A "
                             "warehouse written before migrations is recognised and stamped at "
-                            f"{migrate.BASELINE} first. Every row is kept; the upgrade commits "
+                            "the initial revision first. Every row is kept; the upgrade commits "
                             "as one transaction or not at all.")
     add_common(up)
     up.set_defaults(func=upgrade_command)
@@ -41,6 +37,9 @@ def register(subparsers: Any) -> None:
 
 def upgrade_command(args: argparse.Namespace) -> int:
     """Upgrade the warehouse and print each step."""
+    from reconciliation.warehouse import migrate
+    from reconciliation.warehouse.db import engine_for
+
     settings = settings_from_args(args)
     for line in migrate.upgrade(engine_for(settings.warehouse_url)):
         sys.stdout.write(f"{line}\n")
@@ -49,6 +48,11 @@ def upgrade_command(args: argparse.Namespace) -> int:
 
 def status_command(args: argparse.Namespace) -> int:
     """Print where the warehouse's schema stands; exit 1 when a run would refuse it."""
+    from reconciliation.warehouse import migrate
+    from reconciliation.warehouse.db import engine_for
+    from reconciliation.warehouse.failures import database_errors, shown
+    from reconciliation.warehouse.meta import KEY_FINGERPRINT, read_meta
+
     settings = settings_from_args(args)
     engine = engine_for(settings.warehouse_url)
     with database_errors(engine.url, "reading the schema revision"), engine.connect() as conn:

@@ -14,7 +14,6 @@ from typing import Any
 
 from reconciliation.cli import common
 from reconciliation.errors import ConfigError
-from reconciliation.generate import generate, sponsor_codes
 
 DEFAULT_START = date(2026, 11, 20)
 DEFAULT_SPONSORS = 3
@@ -80,6 +79,8 @@ def register(subparsers: Any) -> None:
 
 
 def _generate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from reconciliation.generate import generate, sponsor_codes
+
     settings = common.settings_from_args(args)
     try:
         sponsors = args.sponsors or sponsor_codes(args.sponsor_count or DEFAULT_SPONSORS)

@@ -14,11 +14,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from reconciliation.cli.common import add_common, parse_date, settings_from_args, sponsor_code
+from reconciliation.cli.common import add_common, open_warehouse, parse_date, settings_from_args, sponsor_code
 from reconciliation.errors import ReconError
-from reconciliation.pipeline import warehouse
-from reconciliation.reports.night import write_range
-from reconciliation.reports.runner import write_night_reports
 
 MAX_RANGE_DAYS = 366
 
@@ -45,6 +42,9 @@ def register(subparsers: Any) -> None:
 
 def report_command(args: argparse.Namespace) -> int:
     """Write the requested reports and print their paths; returns the exit status."""
+    from reconciliation.reports.night import write_range
+    from reconciliation.reports.runner import write_night_reports
+
     settings = settings_from_args(args)
     root: Path = args.out or settings.reports_dir
     sponsors = sorted(set(args.sponsor)) or None
@@ -59,7 +59,7 @@ def report_command(args: argparse.Namespace) -> int:
             raise ReconError(f"a range covers at most {MAX_RANGE_DAYS} days")
     elif end is not None:
         raise ReconError("--to goes with --from, not with --date")
-    engine = warehouse(settings)
+    engine = open_warehouse(settings)
     if start is not None and end is not None:
         paths = write_range(engine, start, end, root, sponsors)
         for kind, path in paths.items():

@@ -7,11 +7,7 @@ import shlex
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy.engine import URL, make_url
+from typing import TYPE_CHECKING, Any
 
 from reconciliation.cli.common import (
     add_common,
@@ -22,9 +18,11 @@ from reconciliation.cli.common import (
     settings_from_args,
     sponsor_code,
 )
-from reconciliation.config import Settings
 from reconciliation.errors import ConfigError
-from reconciliation.pipeline import RunOutcome, run_day, sponsors_for
+
+if TYPE_CHECKING:
+    from reconciliation.config import Settings
+    from reconciliation.pipeline import RunOutcome
 
 SHORT = {
     "MISSING_ON_PLATFORM": "miss plat", "MISSING_AT_PARTNER": "miss part",
@@ -68,6 +66,10 @@ def _inbox(settings: Settings, args: argparse.Namespace, day: date) -> Path:
 
 def run_command(args: argparse.Namespace) -> int:
     """Run the reconciliation and print the end-of-run summary; returns the exit status."""
+    from rich.console import Console
+
+    from reconciliation.pipeline import run_day, sponsors_for
+
     settings = settings_from_args(args)
     day: date = args.date
     inbox = _inbox(settings, args, day)
@@ -117,6 +119,8 @@ def refresh_command(args: argparse.Namespace, sponsor: str, day: date) -> tuple[
     the warehouse URL is never printed: it is left out of the URL, and the
     second value says how to supply it (PostgreSQL reads ``PGPASSWORD``).
     """
+    from sqlalchemy.engine import URL, make_url
+
     words = ["recon", "run", "--date", day.isoformat(), "--sponsor", sponsor]
     if args.inbox is not None:
         words += ["--inbox", str(args.inbox)]
@@ -142,6 +146,9 @@ def _later_inbox(settings: Settings, args: argparse.Namespace, day: date, inbox:
 
 
 def _print_summary(outcomes: list[RunOutcome], settings: Settings) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console() if sys.stdout.isatty() else Console(width=160)
     table = Table(title="AM Cash reconciliation", title_justify="left")
     for name in ("sponsor", "date", "v", "status", "partner", "platform", "matched", "rejected",

@@ -12,14 +12,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 import polars as pl
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from reconciliation.reports import charts
 from reconciliation.reports.model import RunReport
+
+if TYPE_CHECKING:
+    import jinja2
 
 TIMESTAMP = "%Y-%m-%d %H:%M:%S"
 
@@ -61,7 +63,9 @@ def axis_money(value: Decimal) -> str:
 
 @cache
 def environment() -> jinja2.Environment:
-    """The template environment, loaded once per process."""
+    """The template environment, loaded once per process (Jinja is imported by the first render)."""
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("reconciliation.reports", "templates"),
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -277,11 +281,23 @@ def break_table(frame: pl.DataFrame, carried: bool = False) -> Markup:
     return Markup(str(_BREAKS_HEAD) + "".join(rows.to_list()) + str(_BREAKS_TAIL))
 
 
+_REJECTED_SCHEMA = {"side": pl.String, "file_name": pl.String, "line_number": pl.Int64, "reason": pl.String}
+
+
 def rejected_rows(rows: list[dict[str, Any]]) -> Markup:
-    """The rows of the rejected-records table (a garbled file rejects thousands of lines)."""
-    return Markup("".join(
-        f'<tr><td>{escape(title(x["side"]))}</td><td class="mono">{escape(x["file_name"])}</td>'
-        f'<td class="n">{escape(x["line_number"])}</td><td>{escape(x["reason"])}</td></tr>' for x in rows))
+    """The rows of the rejected-records table (a garbled file rejects thousands of lines).
+
+    Built by Polars a column at a time, like the break table: the same text
+    as escaping each cell in Python, at a fraction of the cost.
+    """
+    if not rows:
+        return Markup("")
+    frame = pl.DataFrame(rows, schema=_REJECTED_SCHEMA)
+    html = pl.concat_str(
+        _lit("<tr><td>"), _esc(_title(pl.col("side"))), _lit('</td><td class="mono">'),
+        _esc(pl.col("file_name")), _lit('</td><td class="n">'), _esc(pl.col("line_number")),
+        _lit("</td><td>"), _esc(pl.col("reason")), _lit("</td></tr>"))
+    return Markup("".join(frame.select(html.alias("html"))["html"].to_list()))
 
 
 def zone_label(name: str) -> str:

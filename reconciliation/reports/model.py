@@ -17,8 +17,8 @@ from sqlalchemy.engine import Connection
 
 from reconciliation.config import Settings, Zone
 from reconciliation.records import PARTNER, PLATFORM, REDEEM, REVERSE
-from reconciliation.reports import queries
 from reconciliation.reports.columns import ZERO, breaks_table, group_totals, money_sum
+from reconciliation.warehouse import reports as queries
 from reconciliation.warehouse.schema import BREAK_TYPES, SEVERITY
 
 HISTORY_DAYS = 14

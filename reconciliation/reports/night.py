@@ -21,11 +21,12 @@ import polars as pl
 from sqlalchemy.engine import Connection, Engine
 
 from reconciliation.config import Settings
-from reconciliation.reports import charts, queries
+from reconciliation.reports import charts
 from reconciliation.reports.columns import ZERO, group_totals, money_sum, spreadsheet_text
 from reconciliation.reports.files import atomic_path, write_text
 from reconciliation.reports.html import axis_money, money, render, title
 from reconciliation.reports.model import control_rows
+from reconciliation.warehouse import reports as queries
 from reconciliation.warehouse.schema import BREAK_TYPES
 
 

@@ -21,13 +21,13 @@ from sqlalchemy.engine import Engine
 
 from reconciliation.config import Settings
 from reconciliation.errors import ReconError
-from reconciliation.reports import queries
 from reconciliation.reports.excel import write_breaks_csv, write_workbook
 from reconciliation.reports.files import write_text
 from reconciliation.reports.html import render_run
 from reconciliation.reports.model import build_run_report
 from reconciliation.reports.night import report_dir, write_night
 from reconciliation.reports.partner_file import write_result
+from reconciliation.warehouse import reports as queries
 
 log = logging.getLogger(__name__)
 

@@ -166,3 +166,18 @@ def test_reports_are_written_where_promised(seeded: Seeded, reports: dict[str, d
         "report.html", "breaks.xlsx", "breaks.csv", f"AMCASH_RESULT_ABCD_{LAST_DAY:%Y%m%d}_{version:03d}.txt"}
     assert paths["night"].name == f"{LAST_DAY}.html"
     assert isinstance(LAST_DAY, date)
+
+
+def test_rejected_rows_escape_each_cell_as_markupsafe_would() -> None:
+    from markupsafe import escape
+
+    from reconciliation.reports.html import rejected_rows, title
+
+    rows = [{"side": "PARTNER", "file_name": "A&B<x>.txt", "line_number": 7,
+             "reason": "bad \"quote\" 'x' <b>"},
+            {"side": "PLATFORM", "file_name": "f", "line_number": 123456789, "reason": "ünïcode — ok"}]
+    one_by_one = "".join(
+        f'<tr><td>{escape(title(x["side"]))}</td><td class="mono">{escape(x["file_name"])}</td>'
+        f'<td class="n">{escape(x["line_number"])}</td><td>{escape(x["reason"])}</td></tr>' for x in rows)
+    assert str(rejected_rows(rows)) == one_by_one
+    assert str(rejected_rows([])) == ""
