@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from reconciliation.config import Settings
 from reconciliation.errors import FileRejected, ReconError, WarehouseError
-from reconciliation.matching.checks import Rates
+from reconciliation.matching.checks import Rates, named_by_reversals
 from reconciliation.matching.engine import MatchParams, MatchResult, reconcile
 from reconciliation.matching.limit import limit_breaks
 from reconciliation.parsing import ParsedFile, parse_file
@@ -344,7 +344,10 @@ def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
     claim_key(conn, row.pop("key_fingerprint"))
     sponsor, day = row["sponsor_code"], row["business_date"]
     zone = settings.zone_for(sponsor)
-    ctx = load_context(conn, sponsor, day, settings.grace_days, settings.lookback_days)
+    # Only the history the day's reversals can look up: memory bounded by the matching keys.
+    keys = named_by_reversals(*(parsed[side].frame("txn_type", "original_confirmation_number")
+                                for side in SIDES))
+    ctx = load_context(conn, sponsor, day, settings.grace_days, settings.lookback_days, keys=keys)
     params = MatchParams(sponsor, day, zone, settings.match_tolerance, settings.grace_days,
                          Rates(settings.miles_per_unit, settings.dollars_per_unit))
     result = _match(parsed, ctx, params)
