@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 
 import numpy as np
 import polars as pl
@@ -56,13 +57,7 @@ class CollectorHasher:
         self._ipad, self._opad = bytes(b ^ 0x36 for b in block), bytes(b ^ 0x5C for b in block)
         self._inner, self._outer = hashlib.sha256(self._ipad), hashlib.sha256(self._opad)
         self._key_digest = hashlib.sha256(key).digest()
-        self._limit = cache_limit
-        # Sorted keys of numbers already hashed and their hashes: a new array
-        # pair replaces the old one atomically, so threads may share a hasher.
-        self._cache: tuple[np.ndarray, np.ndarray] = (
-            np.empty(0, np.uint64),
-            np.empty(0, np.int64),
-        )
+        self._memory = HashMemory(cache_limit)
 
     def digest8(self, numbers: pl.Series) -> np.ndarray:
         """HMAC-SHA256 of each number (a Binary series), first 8 bytes as signed big-endian integers."""
@@ -121,27 +116,61 @@ class CollectorHasher:
 
     def _lookup(self, unique: np.ndarray, where: np.ndarray, text: pl.Series) -> np.ndarray:
         """Hashes of sorted distinct keys: remembered ones reused, the others computed."""
-        known_keys, known_hashes = self._cache
-        at = np.searchsorted(known_keys, unique)
-        hashes = np.empty(len(unique), np.int64)
-        if len(known_keys):
-            clipped = np.minimum(at, len(known_keys) - 1)
-            hit = known_keys[clipped] == unique
-            hashes[hit] = known_hashes[clipped[hit]]
-        else:
-            hit = np.zeros(len(unique), bool)
+        hashes, hit = self._memory.find(unique)
         miss = ~hit
         if miss.any():
             strings = text.gather(pl.Series(where[miss])).cast(pl.Binary)
             hashes[miss] = self.digest8(strings)
-            if len(known_keys) + int(miss.sum()) > self._limit:
-                self._cache = (unique.copy(), hashes.copy())
-            else:
-                self._cache = (
-                    np.insert(known_keys, at[miss], unique[miss]),
-                    np.insert(known_hashes, at[miss], hashes[miss]),
-                )
+            self._memory.add(unique[miss], hashes[miss])
         return hashes
+
+
+class HashMemory:
+    """Keys of numbers already hashed and their hashes, as sorted runs merged two by two.
+
+    A parse adds each chunk's new numbers: inserting them into one sorted
+    array would copy the whole memory per chunk, while runs of at most
+    double size merge like a binary counter, so each number is copied a
+    logarithmic number of times and a lookup searches a few runs. A lock
+    makes a hasher safe to share between threads (both sides parsed at once).
+
+    Args:
+        limit: Numbers remembered before the memory is cleared (16 bytes a number).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []
+        self.size = 0
+        self.lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return self.size
+
+    def find(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(hashes, found) for sorted ``keys``; a hash is meaningful only where found."""
+        hashes, found = np.zeros(len(keys), np.int64), np.zeros(len(keys), bool)
+        with self.lock:
+            runs = list(self.runs)
+        for run_keys, run_hashes in runs:
+            at = np.minimum(np.searchsorted(run_keys, keys), len(run_keys) - 1)
+            here = run_keys[at] == keys
+            hashes[here] = run_hashes[at[here]]
+            found |= here
+        return hashes, found
+
+    def add(self, keys: np.ndarray, hashes: np.ndarray) -> None:
+        """Remember sorted distinct ``keys`` not yet remembered, and their hashes."""
+        with self.lock:
+            if self.size + len(keys) > self.limit:
+                self.runs, self.size = [], 0
+            self.runs.append((keys.copy(), hashes.copy()))
+            self.size += len(keys)
+            while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
+                (older_keys, older_hashes), (newer_keys, newer_hashes) = self.runs[-2:]
+                merged = np.concatenate((older_keys, newer_keys))
+                order = np.argsort(merged, kind="stable")
+                self.runs[-2:] = [(merged[order], np.concatenate((older_hashes, newer_hashes))[order])]
 
 
 def collector_hash(numbers: pl.Series, key: bytes) -> pl.Series:

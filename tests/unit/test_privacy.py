@@ -59,7 +59,7 @@ def test_hasher_memory_gives_the_same_hashes_and_stays_bounded() -> None:
     batches = [[str(6012000000000000 + i) for i in range(start, start + 4)] for start in (0, 2, 4, 0)]
     for batch in batches:
         assert hasher.hash(pl.Series(batch)).to_list() == [reference(b"k", n) for n in batch]
-    assert len(hasher._cache[0]) <= 5
+    assert len(hasher._memory) <= 5
 
 
 @settings(max_examples=50, deadline=None)
