@@ -97,7 +97,7 @@ class RecordSink:
         if self.writing is None:
             self.writing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parse-spill")
         self._wait()
-        self.written = self.writing.submit(writer.write_table, done.to_arrow())
+        self.written = self.writing.submit(lambda: writer.write_table(done.to_arrow()))
 
     def _wait(self) -> None:
         if self.written is not None:
