@@ -36,8 +36,9 @@ MASKED_RE = r"^\*{1,15}[0-9]{4}$"
 #: strings of length n map to [sum(10**l for l < n), ...), so "0123" and "123"
 #: differ, and every 1-19 digit string fits below 2**64.
 _OFFSETS = np.array([0, *((10**n - 10) // 9 for n in range(1, 20))], dtype=np.uint64)
-#: Enough for both files of a 10-million-record night to share their hashes (16 bytes a number).
-_CACHE_LIMIT = 25_000_000
+#: Enough for both files of a 10-million-record night to share their hashes: 16 bytes a
+#: number, 192 MB at the limit (twice that for a moment while the last two runs merge).
+_CACHE_LIMIT = 12_000_000
 
 
 class CollectorHasher:
@@ -167,10 +168,27 @@ class HashMemory:
             self.runs.append((keys.copy(), hashes.copy()))
             self.size += len(keys)
             while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
-                (older_keys, older_hashes), (newer_keys, newer_hashes) = self.runs[-2:]
-                merged = np.concatenate((older_keys, newer_keys))
-                order = np.argsort(merged, kind="stable")
-                self.runs[-2:] = [(merged[order], np.concatenate((older_hashes, newer_hashes))[order])]
+                self.runs[-2:] = [_merge(*self.runs[-2:])]
+
+
+def _merge(
+    older: tuple[np.ndarray, np.ndarray], newer: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two sorted runs of distinct keys as one, without sorting again (no key is in both).
+
+    Each newer key goes where ``searchsorted`` puts it among the older ones,
+    shifted by the newer keys before it; the older keys fill the rest. Only
+    the merged arrays and the newer run's positions are allocated.
+    """
+    (older_keys, older_hashes), (newer_keys, newer_hashes) = older, newer
+    at = np.searchsorted(older_keys, newer_keys) + np.arange(len(newer_keys))
+    keys = np.empty(len(older_keys) + len(newer_keys), older_keys.dtype)
+    hashes = np.empty(len(keys), np.int64)
+    rest = np.ones(len(keys), bool)
+    rest[at] = False
+    keys[at], hashes[at] = newer_keys, newer_hashes
+    keys[rest], hashes[rest] = older_keys, older_hashes
+    return keys, hashes
 
 
 def collector_hash(numbers: pl.Series, key: bytes) -> pl.Series:
