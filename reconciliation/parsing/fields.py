@@ -223,15 +223,13 @@ def annotate(frame: pl.DataFrame, rules: RecordRules) -> pl.DataFrame:
         txn = pl.col("txn_type").cast(records.TXN_TYPE, strict=False)
     else:
         txn = pl.col("txn_type").replace_strict(rules.txn_types, default=None).cast(records.TXN_TYPE)
-    checks = _checks(rules, masked=bool(frame["collector_number"].str.starts_with("*").any()))
-    # One lazy query, not three eager passes: a quarter less CPU a chunk (measured on 100k records).
-    return (
-        frame.lazy()
-        .with_columns(*[rules.parse_datetimes(frame[f]).alias(f"_{f}") for f in dt_fields], txn.alias("_txn"))
-        .with_columns(*[ok.alias(f"ok_{name}") for name, (ok, _) in zip(rules.fields, checks, strict=True)])
-        .with_columns(pl.all_horizontal([f"ok_{name}" for name in rules.fields]).alias("_ok"))
-        .collect()
+    work = frame.with_columns(
+        *[rules.parse_datetimes(frame[f]).alias(f"_{f}") for f in dt_fields], txn.alias("_txn")
     )
+    checks = _checks(rules, masked=bool(frame["collector_number"].str.starts_with("*").any()))
+    return work.with_columns(
+        *[ok.alias(f"ok_{name}") for name, (ok, _) in zip(rules.fields, checks, strict=True)],
+    ).with_columns(pl.all_horizontal([f"ok_{name}" for name in rules.fields]).alias("_ok"))
 
 
 def finish(
