@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -181,3 +182,22 @@ def test_spilled_records_are_in_line_order(tmp_path: Path, monkeypatch: pytest.M
     assert parsed.frame("confirmation_number")["confirmation_number"].equals(
         pl.Series("confirmation_number", [f"C{i}" for i in range(100)])
     )
+
+
+def test_both_sides_parsed_at_once_with_one_hasher(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parsing both files in two threads (the caller's choice) shares the hasher safely."""
+    monkeypatch.setattr(standard, "CHUNK_BYTES", 16 << 10)
+    generate(tmp_path, sponsors=["ABCD"], start=DAY, days=1, records=2000, break_rate=0.05, seed=5)
+    files = discover(tmp_path, DAY, Settings(state_dir=tmp_path / "state"))["ABCD"]
+    hasher = CollectorHasher(KEY)
+
+    def parse(side: str) -> ParsedFile:
+        return parse_file(files[side].path, side, hash_key=KEY, hasher=hasher,
+                          spill_to=tmp_path / f"{side}.parquet")  # fmt: skip
+
+    with ThreadPoolExecutor(2) as pool:
+        together = dict(zip(files, pool.map(parse, files), strict=True))
+    for side, found in files.items():
+        alone = parse_file(found.path, side, hash_key=KEY)
+        assert_frame_equal(together[side].frame(), alone.frame())
+        assert_frame_equal(together[side].rejected, alone.rejected)
