@@ -90,16 +90,13 @@ class CollectorHasher:
         value = pl.col("n").cast(pl.UInt64, strict=False)
         if not validated:
             value = pl.when(pl.col("n").str.contains(DIGITS_RE)).then(value)
-        got = pl.DataFrame({"n": text}).select(
-            value.is_not_null().alias("p"),
-            value.fill_null(0).alias("v"),
-            pl.col("n").str.len_bytes().fill_null(0).alias("len"),
-        )
-        present = got["p"].to_numpy()
+        got = pl.DataFrame({"n": text}).select(value.alias("v"), pl.col("n").str.len_bytes().alias("len"))
+        present = got["v"].is_not_null().to_numpy()
         if not present.any():
             return pl.Series(numbers.name, [None] * len(numbers), dtype=pl.Int64)
-        keys = got["v"].to_numpy()[present] + _OFFSETS[got["len"].to_numpy()[present]]
-        order = pl.Series(keys).arg_sort().to_numpy()
+        lengths = got["len"].fill_null(0).to_numpy()
+        keys = got["v"].fill_null(0).to_numpy()[present] + _OFFSETS[lengths[present]]
+        order = np.argsort(keys)  # any order of equal keys will do: 4x faster than a stable sort
         ordered = keys[order]
         starts = np.empty(len(keys), bool)
         starts[0] = True
