@@ -250,8 +250,9 @@ def prefetch(
 
     Polars releases the GIL, so checking the next chunk overlaps with the
     consumer hashing and storing the current one, and both cores stay
-    busy; at most three chunks are alive at once (checking, handed over,
-    stored), which bounds the memory of a parse. A problem found while
+    busy; at most four chunks are alive at once (being checked, handed
+    over, being hashed, and with a spill file being written), which bounds
+    the memory of a parse. A problem found while
     checking is raised when the consumer reaches that chunk, after the
     chunks before it. Close the iterator (``contextlib.closing``) before
     the file it reads.
