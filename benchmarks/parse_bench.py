@@ -6,11 +6,18 @@ own child process so that every peak RSS is its own:
 
 - ``naive``: the whole file read as lines, split on ``%%`` into String
   columns (no validation, no conversion): the baseline to beat;
-- ``parse_file``: the real parser (validation, conversion, totals, hashing).
+- ``parse_file``: the real parser (validation, conversion, totals, hashing),
+  the records kept in memory;
+- ``parse_file spilled``: the same with ``spill_to``, the records written a
+  chunk at a time to one Parquet file per side (peak memory is then a few
+  chunks, not the file).
+
+Both files in one process share one ``CollectorHasher``, as a run does.
 
 Usage::
 
     .venv/bin/python benchmarks/parse_bench.py --records 1000000 --workdir /tmp/bench
+    .venv/bin/python benchmarks/parse_bench.py --workdir /tmp/day --reuse   # files of ``recon generate``
 
 Records are in time order over the day; collector numbers are drawn from a
 pool of N/5 (each collector appears about five times a day), so HMAC work is
@@ -22,6 +29,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import re
 import resource
 import time
 from pathlib import Path
@@ -138,21 +146,42 @@ def naive(paths: list[tuple[str, str]]) -> int:
     return sum(frame.height - 4 for frame in kept)
 
 
-def parsed(paths: list[tuple[str, str]]) -> int:
-    """The real parser, on one or more files in one process (results kept, as in a run)."""
-    from reconciliation.parsing import parse_file
+def parsed(paths: list[tuple[str, str]], spill: bool = False) -> int:
+    """The real parser, on one or more files in one process (results kept, as in a run).
 
-    kept = [parse_file(Path(path), side, hash_key=b"bench-key") for path, side in paths]
+    With ``spill`` the records go to ``<file>.parquet`` beside each file.
+    """
+    from reconciliation.parsing import parse_file
+    from reconciliation.privacy import CollectorHasher
+
+    key = b"bench-key"
+    hasher = CollectorHasher(key)
+    kept = [
+        parse_file(Path(path), side, hash_key=key, hasher=hasher,
+                   spill_to=Path(path).with_suffix(".parquet") if spill else None)
+        for path, side in paths
+    ]  # fmt: skip
     return sum(p.detail_count for p in kept)
 
 
 def _child(task: str, args: Any, queue: Any) -> None:
-    import reconciliation.parsing  # noqa: F401  (imports are not what is measured)
+    import pyarrow.parquet  # noqa: F401  (imports are not what is measured)
+
+    import reconciliation.parsing  # noqa: F401
 
     wall, cpu = time.perf_counter(), time.process_time()
-    count = naive(args) if task == "naive" else parsed(args)
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    queue.put((count, time.perf_counter() - wall, time.process_time() - cpu, usage.ru_maxrss * 1024))
+    count = naive(args) if task == "naive" else parsed(args, spill=task == "spill")
+    queue.put((count, time.perf_counter() - wall, time.process_time() - cpu, peak_rss()))
+
+
+def peak_rss() -> int:
+    """This process's peak RSS in bytes: Linux's VmHWM (``ru_maxrss`` may carry the parent's across exec)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        found = re.search(r"VmHWM:\s+(\d+) kB", status.read_text())
+        if found:
+            return int(found[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def measure(task: str, args: Any) -> tuple[int, float, float, int]:
@@ -191,6 +220,9 @@ def main() -> None:
         ("parse_file PLATFORM", "parse", [(str(platform), "PLATFORM")]),
         ("parse_file PARTNER", "parse", [(str(partner), "PARTNER")]),
         ("parse_file both, one process", "parse", both),
+        ("spilled PLATFORM", "spill", [(str(platform), "PLATFORM")]),
+        ("spilled PARTNER", "spill", [(str(partner), "PARTNER")]),
+        ("spilled both, one process", "spill", both),
     ]
     load = os.getloadavg()[0]
     results = {label: measure(task, task_args) for label, task, task_args in runs}
@@ -202,13 +234,13 @@ def main() -> None:
     for label, (count, wall, cpu, peak) in results.items():
         rate = count / wall
         print(f"{label:<30} {count:>12,} {wall:>8.2f} {cpu:>8.2f} {rate:>12,.0f} {peak / 2**30:>8.2f} GB")
-    _, naive_wall, _, naive_peak = results["naive both, one process"]
-    _, wall, _, peak = results["parse_file both, one process"]
-    print(
-        f"\nboth sides in one process: naive {naive_wall:.2f} s, peak {naive_peak / 2**30:.2f} GB; "
-        f"parse_file {wall:.2f} s, peak {peak / 2**30:.2f} GB; "
-        f"ratio time {wall / naive_wall:.2f}, memory {peak / naive_peak:.2f}"
-    )
+    _, naive_wall, naive_cpu, naive_peak = results["naive both, one process"]
+    print(f"\nboth sides in one process: naive {naive_wall:.2f} s ({naive_cpu:.2f} CPU s), "
+          f"peak {naive_peak / 2**30:.2f} GB")  # fmt: skip
+    for label in ("parse_file both, one process", "spilled both, one process"):
+        _, wall, cpu, peak = results[label]
+        print(f"{label.split(' both')[0]}: {wall:.2f} s ({cpu:.2f} CPU s), peak {peak / 2**30:.2f} GB; "
+              f"ratio to naive: time {wall / naive_wall:.2f}, memory {peak / naive_peak:.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":

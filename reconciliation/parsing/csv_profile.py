@@ -29,8 +29,8 @@ import polars as pl
 from reconciliation import records
 from reconciliation.config import PROFILE_FIELDS, CsvProfile
 from reconciliation.errors import FileRejected
-from reconciliation.parsing import FileIdentity, LayoutResult
 from reconciliation.parsing import fields as F
+from reconciliation.parsing.datetimes import local_datetimes
 from reconciliation.parsing.reading import (
     LineFile,
     LineTooLong,
@@ -39,9 +39,12 @@ from reconciliation.parsing.reading import (
     prefetch,
     too_long,
 )
-from reconciliation.privacy import CollectorHasher, raw_line_expr, show_text
+from reconciliation.parsing.result import CheckedChunk, FileIdentity, LayoutResult
+from reconciliation.parsing.sink import RecordSink
+from reconciliation.privacy import raw_line_expr, show_text
 
-CHUNK_BYTES = 32 << 20
+#: Bytes of rows checked at a time (see ``standard.CHUNK_BYTES``).
+CHUNK_BYTES = 16 << 20
 _BOM = b"\xef\xbb\xbf"
 #: The first line is read before the profile's columns are located, so it
 #: has a fixed bound: a header row of column names never comes near it.
@@ -51,36 +54,14 @@ FIRST_LINE_BYTES = 64 << 10
 UNMAPPED_BYTES = 256
 
 
-def local_datetimes(values: pl.Series, fmt: str, zone_name: str) -> pl.Series:
-    """Parse a CSV profile's datetimes written in ``fmt``; null where unparseable.
-
-    A naive value is local time in ``zone_name``: a time skipped by a DST
-    change is unparseable (null) and a repeated one takes the earlier instant.
-    A naive value must print back exactly as written, so ``2026-1-5`` or a
-    leap second is rejected rather than silently reinterpreted.
-    """
-    text = pl.col("t")
-    if "%z" in fmt or "%:z" in fmt:
-        parsed = text.str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False)
-    else:
-        naive = text.str.strptime(pl.Datetime("us"), fmt, strict=False)
-        naive = pl.when(naive.dt.strftime(fmt) == text).then(naive)
-        parsed = naive.dt.replace_time_zone(
-            zone_name, ambiguous="earliest", non_existent="null"
-        ).dt.convert_time_zone("UTC")
-    return pl.DataFrame({"t": values}).select(parsed.alias(values.name)).to_series()
-
-
 class _CsvParser:
     """Parses one CSV profile file."""
 
-    def __init__(
-        self, path: Path, identity: FileIdentity, profile: CsvProfile, hasher: CollectorHasher
-    ) -> None:
+    def __init__(self, path: Path, identity: FileIdentity, profile: CsvProfile, sink: RecordSink) -> None:
         self.path = path
         self.identity = identity
         self.profile = profile
-        self.hasher = hasher
+        self.sink = sink
         self.separator = profile.delimiter.encode()
         self.rules = F.RecordRules(
             side=records.PARTNER,
@@ -117,15 +98,14 @@ class _CsvParser:
             self._limit_lines()
             source.max_line = self.max_line
             line = 2 if self.profile.header else 1
-            parts: list[tuple[pl.DataFrame, pl.DataFrame]] = []
             chunks = source.chunks(body_start, source.end, CHUNK_BYTES)
             if not self.profile.header:
                 chunks = (chunk.removeprefix(_BOM) if i == 0 else chunk for i, chunk in enumerate(chunks))
-            with closing(prefetch(chunks, self._prepare, line)) as stream:
+            with closing(prefetch(chunks, self._check, line)) as stream:
                 try:
-                    for chunk, start, frame in stream:
-                        parts.append(self._consume(frame, chunk, start, keep=True))
-                        line = start + frame.height
+                    for checked in stream:
+                        self.sink.add(checked)
+                        line += checked.lines
                 except LineTooLong:  # it starts the chunk after the last one consumed
                     self.reject(line, self.too_long)
             if source.blank_lines > 1:
@@ -136,8 +116,6 @@ class _CsvParser:
             period_start=None,
             period_end=None,
             detail_count=line - first_line,
-            records=pl.concat([g for g, _ in parts] or [records.empty_records()]),
-            rejected=pl.concat([b for _, b in parts] or [records.empty_rejected()]),
         )
 
     def _columns(self, first: bytes, *, by_index: bool = False) -> None:
@@ -187,11 +165,17 @@ class _CsvParser:
 
     def _prefix(self, chunk: bytes, first: int, index: int) -> None:
         if index:
-            self._chunk(chunk[: line_offset(chunk, index)], first, keep=False)
+            self._chunk(chunk[: line_offset(chunk, index)], first)
 
-    def _chunk(self, chunk: bytes, first: int, *, keep: bool) -> None:
+    def _check(self, chunk: bytes, first: int) -> CheckedChunk:
         """Split, check and validate one chunk of whole lines starting at line ``first``."""
-        self._consume(self._prepare(chunk, first), chunk, first, keep=keep)
+        checked = self._consume(self._prepare(chunk, first), chunk, first, keep=True)
+        assert checked is not None
+        return checked
+
+    def _chunk(self, chunk: bytes, first: int) -> None:
+        """Check the lines above a problem (an earlier problem wins); nothing is kept."""
+        self._consume(self._prepare(chunk, first), chunk, first, keep=False)
 
     def _prepare(self, chunk: bytes, first: int) -> pl.DataFrame:
         """The chunk's rows as String columns, the canonical fields named; structure checked."""
@@ -209,18 +193,16 @@ class _CsvParser:
             ],
         )
 
-    def _consume(
-        self, frame: pl.DataFrame, chunk: bytes, first: int, *, keep: bool
-    ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Check the amounts of a prepared chunk and validate its records."""
+    def _consume(self, frame: pl.DataFrame, chunk: bytes, first: int, *, keep: bool) -> CheckedChunk | None:
+        """Check the amounts of a prepared chunk and validate its records (when ``keep``)."""
         self._check_amounts(frame, chunk, first)
         if not keep:
-            return frame, frame
+            return None
         raw = [f"column_{i + 1}" for i in range(self.width)]
         frame = frame.select("line_number", *F.PARTNER_FIELDS, *raw)
         sponsor, day = self.identity.sponsor_code, self.identity.business_date
-        good, bad = F.finish(F.annotate(frame, self.rules), frame.columns, self.rules, sponsor_code=sponsor,
-                             business_date=day, hasher=self.hasher)  # fmt: skip
+        work = F.annotate(frame, self.rules)
+        good, bad = F.finish(work, frame.columns, self.rules, sponsor_code=sponsor, business_date=day)
         rejected = bad.select(
             pl.lit(records.PARTNER).cast(records.SIDE).alias("side"),
             pl.lit(self.identity.file_name).alias("file_name"),
@@ -228,7 +210,7 @@ class _CsvParser:
             "reason",
             raw_line_expr(raw, self._raw_fields(), self.profile.delimiter).alias("raw_line"),
         )
-        return good, rejected
+        return CheckedChunk(frame.height, good, rejected)
 
     def _split(self, chunk: bytes, first: int) -> pl.DataFrame:
         """The chunk as String columns ``column_1``..``column_n``; a malformed line rejects the file."""
@@ -288,8 +270,6 @@ class _CsvParser:
         self.reject(first + index, f"{name} (column {show_text(column, None)}) {shown}")
 
 
-def parse_csv(
-    path: Path, identity: FileIdentity, profile: CsvProfile, hasher: CollectorHasher
-) -> LayoutResult:
-    """Parse a partner file of a CSV profile (see the module docstring)."""
-    return _CsvParser(path, identity, profile, hasher).run()
+def parse_csv(path: Path, identity: FileIdentity, profile: CsvProfile, sink: RecordSink) -> LayoutResult:
+    """Parse a partner file of a CSV profile (see the module docstring) into ``sink``."""
+    return _CsvParser(path, identity, profile, sink).run()

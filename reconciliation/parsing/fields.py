@@ -16,16 +16,16 @@ of the stored raw line, so a value is masked in both or in neither.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from decimal import Decimal
 
 import polars as pl
 
 from reconciliation import records
-from reconciliation.privacy import ID_FIELDS, CollectorHasher, show_expr
+from reconciliation.parsing.datetimes import by_runs, standard_datetimes
+from reconciliation.privacy import ID_FIELDS, show_expr
 
 #: The fields of a D record after its type, in file order (spec §2.1).
 # fmt: off
@@ -41,14 +41,6 @@ PARTNER_FIELDS = (
 )
 # fmt: on
 STANDARD_TXN_TYPES = {records.REDEEM: records.REDEEM, records.REVERSE: records.REVERSE}
-
-#: The date and time of a standard datetime, range-checked (the calendar is
-#: checked by strptime). The rest, fraction and offset, is ``_SUFFIX``.
-DATETIME_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-_DATETIME = re.compile(DATETIME_RE)
-_SUFFIX = re.compile(r"^(?:\.([0-9]{1,6}))?(Z|([+-])([01][0-9]|2[0-3]):?([0-5][0-9]))?$")
-#: A datetime without offset is EST, a fixed UTC-05:00 (spec §2.1).
-EST_OFFSET_MINUTES = -300
 
 INTEGER_RE = r"^[+-]?[0-9]+$"
 DECIMAL_RE = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$"
@@ -80,34 +72,6 @@ def collector_position(side: str) -> int:
     return 1 + fields.index("collector_number")
 
 
-def parse_datetime_text(text: str, default_offset_minutes: int = EST_OFFSET_MINUTES) -> datetime | None:
-    """One standard-layout datetime (header fields) as a UTC datetime, or None."""
-    if not _DATETIME.match(text):
-        return None
-    try:
-        base = datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")
-    except ValueError:
-        return None
-    delta = _suffix_delta(text[19:], default_offset_minutes)
-    return None if delta is None else (base + delta).replace(tzinfo=UTC)
-
-
-def _suffix_delta(suffix: str, default_offset_minutes: int) -> timedelta | None:
-    """What to add to the naive part of a datetime to get UTC: fraction minus offset."""
-    match = _SUFFIX.match(suffix)
-    if match is None:
-        return None
-    fraction, zone, sign, hours, minutes = match.groups()
-    micros = int(fraction.ljust(6, "0")) if fraction else 0
-    if zone is None:
-        offset = default_offset_minutes
-    elif zone == "Z":
-        offset = 0
-    else:
-        offset = (int(hours) * 60 + int(minutes)) * (-1 if sign == "-" else 1)
-    return timedelta(microseconds=micros, minutes=-offset)
-
-
 def first_bad_amount(frame: pl.DataFrame, amount_re: str) -> tuple[int, str, str | None] | None:
     """(row, field, value) of the first row whose miles is not an integer or dollars not
     ``amount_re``: the file-level amount problem (spec §2.2); None when there is none.
@@ -124,71 +88,6 @@ def first_bad_amount(frame: pl.DataFrame, amount_re: str) -> tuple[int, str, str
         return None
     name = "miles" if flags["miles"][index] else "dollars"
     return index, name, frame[name][index]
-
-
-def parse_date_text(text: str) -> date | None:
-    """A business date written ``YYYY-MM-DD`` or ``YYYYMMDD``, or None."""
-    for fmt, pattern in (("%Y-%m-%d", r"[0-9]{4}-[0-9]{2}-[0-9]{2}"), ("%Y%m%d", r"[0-9]{8}")):
-        if re.fullmatch(pattern, text):
-            try:
-                return datetime.strptime(text, fmt).date()
-            except ValueError:
-                return None
-    return None
-
-
-def by_runs(values: pl.Series, parse: Callable[[pl.Series], pl.Series]) -> pl.Series:
-    """Parse each run of equal consecutive values once.
-
-    Files are written in time order, so a busy sponsor's file repeats each
-    second in many consecutive records; parsing one value per run and
-    spreading the result is several times cheaper. Unordered data is parsed
-    value by value.
-    """
-    runs = values.rle_id()
-    if not len(values) or (int(runs[-1]) + 1) * 4 > len(values):
-        return parse(values)
-    heads = values.filter(runs.diff().fill_null(1) != 0)
-    return parse(heads).gather(runs).alias(values.name)
-
-
-def standard_datetimes(values: pl.Series, default_offset_minutes: int = EST_OFFSET_MINUTES) -> pl.Series:
-    """Parse a column of standard datetimes to UTC; null where empty or unparseable.
-
-    The date and time are parsed by Polars (which also rejects 2026-02-30);
-    the suffix (fraction and offset) takes few distinct values in a real file,
-    so it is turned into a time delta once per distinct value in Python.
-    """
-    text = pl.col("t")
-    frame = pl.DataFrame({"t": values}).select(
-        pl.when(text.str.contains(DATETIME_RE))
-        .then(text.str.slice(0, 19).str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S", strict=False))
-        .alias("base"),
-        text.str.slice(19).alias("suffix"),
-    )
-    suffixes = frame["suffix"].unique()
-    if suffixes.len() > 1000:  # many distinct fractions: take them apart first
-        frame = frame.with_columns(
-            pl.col("suffix")
-            .str.extract(r"^\.([0-9]{1,6})", 1)
-            .str.pad_end(6, "0")
-            .cast(pl.Int64)
-            .alias("us"),
-            pl.col("suffix").str.replace(r"^\.[0-9]{1,6}", ""),
-        )
-        suffixes = frame["suffix"].unique()
-    deltas = {s: _suffix_delta(s, default_offset_minutes) for s in suffixes.drop_nulls().to_list()}
-    micros = {s: d // timedelta(microseconds=1) for s, d in deltas.items() if d is not None}
-    if len(micros) == 1 and len(deltas) == 1 and suffixes.null_count() == 0:
-        delta = pl.lit(next(iter(micros.values())), pl.Int64)
-    else:
-        delta = pl.col("suffix").replace_strict(micros, default=None, return_dtype=pl.Int64)
-    if "us" in frame.columns:
-        delta = delta + pl.col("us").fill_null(0)
-    out = frame.select(
-        (pl.col("base") + pl.duration(microseconds=delta)).dt.replace_time_zone("UTC").alias(values.name)
-    )
-    return out.to_series()
 
 
 @dataclass(frozen=True)
@@ -340,7 +239,6 @@ def finish(
     *,
     sponsor_code: str,
     business_date: date,
-    hasher: CollectorHasher,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split an annotated frame into canonical records and rejected rows.
 
@@ -350,10 +248,10 @@ def finish(
         rules: The side's and layout's rules.
         sponsor_code: The file's sponsor (written on every record).
         business_date: The file's business date.
-        hasher: Hashes collector numbers.
 
     Returns:
-        The valid records as ``records.RECORD_SCHEMA``, and the invalid rows
+        The valid records as ``records.RECORD_SCHEMA`` plus the raw
+        ``collector_number`` (hashed later, see ``result.CheckedChunk``), and the invalid rows
         (``columns``) with a ``reason`` column, both in line order.
     """
     if work["_ok"].all():
@@ -367,13 +265,11 @@ def finish(
             [pl.when(~flag).then(text) for flag, (_, text) in zip(flags, checks, strict=True)]
         )
         bad = work.filter(~pl.col("_ok")).select(*columns, reason.alias("reason"))
-    return _canonical(good, rules, sponsor_code, business_date, hasher), bad
+    return _canonical(good, rules, sponsor_code, business_date), bad
 
 
-def _canonical(
-    work: pl.DataFrame, rules: RecordRules, sponsor: str, day: date, hasher: CollectorHasher
-) -> pl.DataFrame:
-    """Convert validated rows to the canonical schema (exact money, UTC times)."""
+def _canonical(work: pl.DataFrame, rules: RecordRules, sponsor: str, day: date) -> pl.DataFrame:
+    """Convert validated rows to the canonical schema (exact money, UTC times), collector number last."""
     platform = rules.side == records.PLATFORM
     names = set(rules.fields)
     if rules.amount_unit == "cents":
@@ -407,6 +303,6 @@ def _canonical(
         dollars.cast(records.MONEY).alias("dollars"),
         text("response_code"),
         (pl.col("origin") if "origin" in names else pl.lit(None)).cast(records.ORIGIN).alias("origin"),
+        pl.col("collector_number"),
     )
-    out = out.with_columns(hasher.hash(work["collector_number"], validated=True).alias("collector_hash"))
     return out.cast(dict(records.RECORD_SCHEMA))  # type: ignore[arg-type]

@@ -4,8 +4,8 @@ Both layouts read through ``LineFile``: byte ranges of an open file, each
 line bounded by the longest record its layout may hold, so a file of any
 shape (a 2 GiB line without a line feed, millions of empty lines) costs at
 most a chunk of memory. ``open_input`` opens an input file and refuses a
-symbolic link; ``prefetch`` prepares the next chunk while the current one
-is validated.
+symbolic link; ``prefetch`` checks the next chunk while the current one is
+stored.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 
 from reconciliation.errors import FileRejected
+from reconciliation.parsing.result import CheckedChunk
 
 #: Why a symbolic link is not read (the SFTP download refuses links for the same reason).
 LINK_PROBLEM = (
@@ -244,14 +244,18 @@ class LineFile:
 
 
 def prefetch(
-    chunks: Iterator[bytes], prepare: Callable[[bytes, int], pl.DataFrame], first: int
-) -> Generator[tuple[bytes, int, pl.DataFrame], None, None]:
-    """(chunk, first line, prepared frame) for each chunk, prepared one chunk ahead in a thread.
+    chunks: Iterator[bytes], check: Callable[[bytes, int], CheckedChunk], first: int
+) -> Generator[CheckedChunk, None, None]:
+    """Each chunk checked (split, validated, converted) one chunk ahead in a thread.
 
-    Splitting the next chunk overlaps with validating the current one, so
-    both cores stay busy. A problem found while preparing is raised when the
-    consumer reaches that chunk, after the problems of the chunks before it.
-    Close the iterator (``contextlib.closing``) before the file it reads.
+    Polars releases the GIL, so checking the next chunk overlaps with the
+    consumer hashing and storing the current one, and both cores stay
+    busy; at most four chunks are alive at once (being checked, handed
+    over, being hashed, and with a spill file being written), which bounds
+    the memory of a parse. A problem found while
+    checking is raised when the consumer reaches that chunk, after the
+    chunks before it. Close the iterator (``contextlib.closing``) before
+    the file it reads.
     """
     handoff: queue.Queue[object] = queue.Queue(maxsize=1)
     stop = threading.Event()
@@ -269,10 +273,11 @@ def prefetch(
         line = first
         try:
             for chunk in chunks:
-                frame = prepare(chunk, line)
-                if not put((chunk, line, frame)):
+                checked = check(chunk, line)
+                del chunk  # the chunk's bytes are not kept while waiting for the consumer
+                if not put(checked):
                     return
-                line += frame.height
+                line += checked.lines
         except BaseException as exc:  # handed over, raised in the consumer's order
             put(exc)
             return
@@ -284,7 +289,8 @@ def prefetch(
         while (item := handoff.get()) is not None:
             if isinstance(item, BaseException):
                 raise item
-            yield item  # type: ignore[misc]
+            assert isinstance(item, CheckedChunk)
+            yield item
     finally:
         stop.set()
         worker.join()

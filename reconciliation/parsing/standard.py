@@ -17,10 +17,7 @@ raising for a line, the lines above it in its chunk are checked too.
 from __future__ import annotations
 
 import os
-import re
 from contextlib import closing
-from datetime import datetime
-from decimal import Context, Decimal, localcontext
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -28,8 +25,8 @@ import polars as pl
 
 from reconciliation import records
 from reconciliation.errors import FileRejected
-from reconciliation.parsing import FileIdentity, LayoutResult
 from reconciliation.parsing import fields as F
+from reconciliation.parsing.outer import LONGEST_OUTER, ControlTotals, OuterRecords
 from reconciliation.parsing.reading import (
     LineFile,
     LineTooLong,
@@ -40,48 +37,39 @@ from reconciliation.parsing.reading import (
     prefetch,
     too_long,
 )
-from reconciliation.privacy import CollectorHasher, mask_value, raw_line_expr, show_text
+from reconciliation.parsing.result import CheckedChunk, FileIdentity, LayoutResult
+from reconciliation.parsing.sink import RecordSink
+from reconciliation.privacy import raw_line_expr, show_text
 
-CHUNK_BYTES = 32 << 20
-RECORD_FIELDS = {"H1": 6, "H2": 5, "T1": 5, "T2": 5}
-_AN20 = re.compile(r"^[A-Za-z0-9]{1,20}$")
-_COUNT = re.compile(r"^[0-9]{1,18}$")
-_SIGNED = re.compile(r"^-?[0-9]{1,38}$")
-_NET = re.compile(r"^-?[0-9]{1,28}(?:\.[0-9]{1,10})?$")
-_EXACT = Context(prec=100)
+#: Bytes of detail lines checked at a time: what bounds a parse's memory
+#: (a few chunks are alive at once, see ``reading.prefetch``).
+CHUNK_BYTES = 16 << 20
 #: Read bytes as they are: no header, no quoting, every value a String.
 _RAW: dict[str, Any] = {"has_header": False, "quote_char": None}
-#: The longest valid header or trailer record (T2 with an 18-digit count,
-#: record count, 38-digit signed net miles and a 40-character net dollars).
-_LONGEST_OUTER = 2 + 18 + 18 + 39 + 40 + 4 * 2
 
 
 def longest_record(side: str) -> int:
     """Bytes of the longest valid record of a side's file, a ``\\r`` included (spec §2.1)."""
     fields = F.PLATFORM_FIELDS if side == records.PLATFORM else F.PARTNER_FIELDS
     detail = len("D") + sum(F.FIELD_BYTES[name] for name in fields) + 2 * len(fields)
-    return max(detail, _LONGEST_OUTER) + 1
+    return max(detail, LONGEST_OUTER) + 1
 
 
 class _StandardParser:
     """Parses one standard file; state lives only for the duration of ``run``."""
 
-    def __init__(self, path: Path, identity: FileIdentity, hasher: CollectorHasher) -> None:
+    def __init__(self, path: Path, identity: FileIdentity, sink: RecordSink) -> None:
         self.path = path
         self.identity = identity
         self.side = identity.side
-        self.hasher = hasher
+        self.sink = sink
+        self.outer = OuterRecords(identity, self.reject)
         self.width = 16 if self.side == records.PLATFORM else 14
         self.names = ("rt", *(F.PLATFORM_FIELDS if self.side == records.PLATFORM else F.PARTNER_FIELDS))
         self.schema = {f"column_{i + 1}": pl.String for i in range(2 * self.width - 1)}
         self.fields_at = [f"column_{i + 1}" for i in range(0, 2 * self.width - 1, 2)]
         self.rules = F.RecordRules(side=self.side, fields=self.names[1:])
-        self.parts: list[tuple[pl.DataFrame, pl.DataFrame]] = []
-        # Control totals over every D record, rejected ones included.
-        self.counts = {records.REDEEM: 0, records.REVERSE: 0}
-        self.miles = {records.REDEEM: 0, records.REVERSE: 0}
-        self.dollars = {records.REDEEM: Decimal(0), records.REVERSE: Decimal(0)}
-        self.scale = 2
+        self.totals = ControlTotals()  # over every D record, rejected ones included
         self.longest = longest_record(self.side)
         self.max_line = F.LINE_SLACK * self.longest
         self.too_long = too_long(self.max_line, self.longest)
@@ -101,148 +89,41 @@ class _StandardParser:
             try:
                 spans = source.outer_lines()
                 if spans is None:
-                    self._short_file(source.lines())
+                    self.outer.short_file(source.lines())
             except LineTooLong as exc:
                 self.reject(source.line_number(exc.offset), self.too_long)
             h1, h2, t1, t2 = spans
-            sequence = self._h1(source.line(h1), 1)
-            period = self._h2(source.line(h2), 2)
+            sequence = self.outer.h1(source.line(h1), 1)
+            period = self.outer.h2(source.line(h2), 2)
             rows = self._body(source, h2[1] + 1, t1[0])
-            self._trailers(source.line(t1), source.line(t2), rows)
+            self.outer.trailers(source.line(t1), source.line(t2), rows, self.totals)
             if source.blank_lines > 1:
                 self.reject(rows + 6, "the line is empty")
-        good = pl.concat([g for g, _ in self.parts] or [records.empty_records()])
-        bad = pl.concat([b for _, b in self.parts] or [records.empty_rejected()])
-        return LayoutResult(sequence, period[0], period[1], rows, good, bad)
-
-    def _short_file(self, lines: list[bytes]) -> NoReturn:
-        """A file of fewer than 4 records: name its first problem."""
-        self._h1(lines[0], 1)
-        if len(lines) < 2:
-            self.reject(None, "the file ends after line 1: the H2, T1 and T2 records are missing")
-        self._h2(lines[1], 2)
-        if len(lines) == 2:
-            self.reject(None, "the file ends after line 2: the T1 and T2 records are missing")
-        kind = self._split_record(lines[2], 3)[0]
-        if kind == "T1":
-            self._record(lines[2], 3, "T1")
-            self.reject(None, "the file ends after line 3: the T2 record is missing")
-        if kind == "D":
-            self.reject(None, "the file ends after line 3: the T1 and T2 records are missing")
-        self._record(lines[2], 3, "T1")
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    # -- header and trailer records -------------------------------------------------------
-
-    def _split_record(self, line: bytes, number: int) -> list[str]:
-        if not line.isascii():
-            at = first_non_ascii(line)
-            self.reject(number, f"the file is not ASCII (byte 0x{line[at]:02X} at column {at + 1})")
-        return line.decode("ascii").removesuffix("\r").split("%%")
-
-    def _record(self, line: bytes, number: int, kind: str) -> list[str]:
-        parts = self._split_record(line, number)
-        if parts[0] != kind:
-            found = describe(parts[0], empty_line=parts == [""])
-            self.reject(number, f"expected the {kind} record, found {found}")
-        if len(parts) != RECORD_FIELDS[kind]:
-            self.reject(number, f"the {kind} record has {len(parts)} fields, expected {RECORD_FIELDS[kind]}")
-        return parts
-
-    def _h1(self, line: bytes, number: int) -> int:
-        _, file_type, created, originator, environment, sequence = self._record(line, number, "H1")
-        expected = "RECON" if self.side == records.PLATFORM else "POS"
-        if file_type != expected:
-            shown = show_text(file_type, "file_type")
-            self.reject(number, f"H1 file_type {shown} is not {expected} (a {self.side.lower()} file)")
-        if F.parse_datetime_text(created) is None:
-            self.reject(number, f"H1 created_at {show_text(created, 'created_at')} is not a valid datetime")
-        if not _AN20.match(originator):
-            shown = show_text(originator, "originator")
-            self.reject(number, f"H1 originator {shown} is not 1-20 letters or digits")
-        if environment not in ("PROD", "CERT"):
-            self.reject(number, f"H1 environment {show_text(environment, 'environment')} is not PROD or CERT")
-        if not re.fullmatch(r"[0-9]{3}", sequence):
-            self.reject(number, f"H1 sequence {show_text(sequence, 'sequence')} is not 3 digits")
-        named = self.identity.sequence
-        if named is not None and int(sequence) != named:
-            self.reject(number, f"H1 sequence {sequence} differs from the file name's {named:03d}")
-        return int(sequence)
-
-    def _h2(self, line: bytes, number: int) -> tuple[datetime, datetime]:
-        _, sponsor, day, start, end = self._record(line, number, "H2")
-        if sponsor != self.identity.sponsor_code:
-            shown = show_text(sponsor, "sponsor_code")
-            self.reject(number, f"H2 sponsor_code {shown} differs from {self.identity.sponsor_code}")
-        parsed_day = F.parse_date_text(day)
-        if parsed_day is None:
-            self.reject(number, f"H2 business_date {show_text(day, 'business_date')} is not a date")
-        if parsed_day != self.identity.business_date:
-            self.reject(number, f"H2 business_date {parsed_day} differs from {self.identity.business_date}")
-        period = []
-        for name, text in (("period_start", start), ("period_end", end)):
-            value = F.parse_datetime_text(text)
-            if value is None:
-                self.reject(number, f"H2 {name} {show_text(text, name)} is not a valid datetime")
-            period.append(value)
-        return period[0], period[1]
-
-    def _trailers(self, t1_line: bytes, t2_line: bytes, rows: int) -> None:
-        """T1 and T2 must be the last records and agree with the recomputed totals."""
-        number = rows + 3
-        kinds = [self._split_record(line, n)[0] for line, n in ((t1_line, number), (t2_line, number + 1))]
-        if kinds == ["D", "T1"]:
-            self.reject(None, f"the file ends after line {number + 1}: the T2 record is missing")
-        if kinds == ["D", "D"]:
-            self.reject(None, f"the file ends after line {number + 1} without the T1 and T2 records")
-        redeem, reverse = records.REDEEM, records.REVERSE
-        with localcontext(_EXACT):
-            net_dollars = self.dollars[redeem] - self.dollars[reverse]
-        expected: dict[str, list[tuple[str, re.Pattern[str], int | Decimal]]] = {
-            "T1": [
-                ("redeem_count", _COUNT, self.counts[redeem]),
-                ("redeem_miles", _SIGNED, self.miles[redeem]),
-                ("reverse_count", _COUNT, self.counts[reverse]),
-                ("reverse_miles", _SIGNED, self.miles[reverse]),
-            ],
-            "T2": [
-                ("detail_count", _COUNT, rows),
-                ("record_count", _COUNT, rows + 4),
-                ("net_miles", _SIGNED, self.miles[redeem] - self.miles[reverse]),
-                ("net_dollars", _NET, net_dollars),
-            ],
-        }
-        for line, kind, raw in ((number, "T1", t1_line), (number + 1, "T2", t2_line)):
-            figures = list(zip(self._record(raw, line, kind)[1:], expected[kind], strict=True))
-            for text, (name, pattern, _) in figures:
-                if not pattern.match(text):
-                    what = "a decimal" if pattern is _NET else "an integer"
-                    self.reject(line, f"{kind} {name} {show_text(text, name)} is not {what}")
-            for text, (name, pattern, counted) in figures:
-                if (Decimal(text) if pattern is _NET else int(text)) != counted:
-                    shown = f"{counted:.{self.scale}f}" if pattern is _NET else str(counted)
-                    found, total = mask_value(text, name), mask_value(shown, name)
-                    self.reject(line, f"{kind} {name} {found} differs from {total} counted in the D records")
+        return LayoutResult(sequence, period[0], period[1], rows)
 
     # -- body ----------------------------------------------------------------------------------
 
     def _body(self, source: LineFile, start: int, stop: int) -> int:
         """Parse the D records in [start, stop); returns how many there are."""
         rows = 0
-        with closing(prefetch(source.chunks(start, stop, CHUNK_BYTES), self._prepare, 3)) as stream:
+        with closing(prefetch(source.chunks(start, stop, CHUNK_BYTES), self._check, 3)) as stream:
             try:
-                for chunk, first, frame in stream:
-                    self._consume(frame, chunk, first, keep=True)
-                    rows += frame.height
+                for checked in stream:
+                    self.sink.add(checked)
+                    rows += checked.lines
             except LineTooLong:  # it starts the chunk after the last one consumed
                 self.reject(3 + rows, self.too_long)
         return rows
 
-    def _chunk(self, chunk: bytes, first: int, *, keep: bool) -> int:
-        """Check, total and validate one chunk of whole D lines starting at line ``first``."""
-        frame = self._prepare(chunk, first)
-        self._consume(frame, chunk, first, keep=keep)
-        return frame.height
+    def _check(self, chunk: bytes, first: int) -> CheckedChunk:
+        """Split, check, total and validate one chunk of whole D lines starting at line ``first``."""
+        checked = self._consume(self._prepare(chunk, first), chunk, first, keep=True)
+        assert checked is not None
+        return checked
+
+    def _chunk(self, chunk: bytes, first: int) -> None:
+        """Check and total the lines above a problem (an earlier problem wins); nothing is kept."""
+        self._consume(self._prepare(chunk, first), chunk, first, keep=False)
 
     def _prepare(self, chunk: bytes, first: int) -> pl.DataFrame:
         """The chunk's D records as String columns plus ``line_number``; structure checked."""
@@ -250,7 +131,7 @@ class _StandardParser:
             at = first_non_ascii(chunk)
             start = chunk.rfind(b"\n", 0, at) + 1
             if start:
-                self._chunk(chunk[:start], first, keep=False)
+                self._chunk(chunk[:start], first)
             self.reject(
                 first + chunk.count(b"\n", 0, at),
                 f"the file is not ASCII (byte 0x{chunk[at]:02X} at column {at - start + 1})",
@@ -265,27 +146,27 @@ class _StandardParser:
             pl.int_range(first, first + frame.height, dtype=pl.Int64).alias("line_number")
         )
 
-    def _consume(self, frame: pl.DataFrame, chunk: bytes, first: int, *, keep: bool) -> None:
-        """Validate a prepared chunk, add it to the totals and keep its records."""
+    def _consume(self, frame: pl.DataFrame, chunk: bytes, first: int, *, keep: bool) -> CheckedChunk | None:
+        """Validate a prepared chunk, add it to the totals and convert its records (when ``keep``)."""
         work = F.annotate(frame, self.rules)
         valid = bool(work["_ok"].all())
         if not (work["ok_miles"].all() and work["ok_dollars"].all()):
             self._check_amounts(work, chunk, first)
             self._add_totals_exact(work)
         elif not (valid and keep):
-            self._sum(work, pl.col("miles").cast(pl.Int64), pl.col("dollars").cast(records.MONEY), 2)
-        if keep:
-            sponsor, day = self.identity.sponsor_code, self.identity.business_date
-            good, bad = F.finish(work, frame.columns, self.rules, sponsor_code=sponsor, business_date=day,
-                                 hasher=self.hasher)  # fmt: skip
-            self.parts.append((good, self._rejected(bad)))
-            if valid:  # every record is in ``good``, amounts already converted
-                self._sum(good, pl.col("miles"), pl.col("dollars"), 2)
+            self.totals.add(work, pl.col("miles").cast(pl.Int64), pl.col("dollars").cast(records.MONEY), 2)
+        if not keep:
+            return None
+        sponsor, day = self.identity.sponsor_code, self.identity.business_date
+        good, bad = F.finish(work, frame.columns, self.rules, sponsor_code=sponsor, business_date=day)
+        if valid:  # every record is in ``good``, amounts already converted
+            self.totals.add(good, pl.col("miles"), pl.col("dollars"), 2)
+        return CheckedChunk(frame.height, good, self._rejected(bad))
 
     def _prefix(self, chunk: bytes, first: int, index: int) -> None:
         """Check the lines of ``chunk`` above line ``index`` (an earlier problem wins)."""
         if index:
-            self._chunk(chunk[: line_offset(chunk, index)], first, keep=False)
+            self._chunk(chunk[: line_offset(chunk, index)], first)
 
     def _line_problem(self, line: bytes, kind: str | None) -> str:
         if kind == "D":
@@ -380,22 +261,7 @@ class _StandardParser:
         scale, whole, miles_digits = (int(v or 0) for v in digits)
         if scale + whole > 38 or miles_digits > 38:
             self.reject(None, "a D record's miles or dollars are too large to total")
-        self._sum(work, pl.col("miles").cast(pl.Int128), dollars.cast(pl.Decimal(38, scale)), scale)
-
-    def _sum(self, work: pl.DataFrame, miles: pl.Expr, dollars: pl.Expr, scale: int) -> None:
-        self.scale = max(self.scale, scale)
-        kinds = (records.REDEEM, records.REVERSE)
-        flags = [(pl.col("txn_type") == kind).fill_null(False) for kind in kinds]
-        sums = work.select(
-            *[flag.sum().alias(f"n{i}") for i, flag in enumerate(flags)],
-            *[miles.filter(flag).sum().alias(f"m{i}") for i, flag in enumerate(flags)],
-            *[dollars.filter(flag).sum().alias(f"d{i}") for i, flag in enumerate(flags)],
-        ).row(0, named=True)
-        with localcontext(_EXACT):
-            for i, kind in enumerate(kinds):
-                self.counts[kind] += int(sums[f"n{i}"])
-                self.miles[kind] += int(sums[f"m{i}"] or 0)
-                self.dollars[kind] += Decimal(sums[f"d{i}"] or 0)
+        self.totals.add(work, pl.col("miles").cast(pl.Int128), dollars.cast(pl.Decimal(38, scale)), scale)
 
     def _rejected(self, bad: pl.DataFrame) -> pl.DataFrame:
         """Rejected rows with their raw line rebuilt, the collector masked."""
@@ -408,6 +274,6 @@ class _StandardParser:
         )
 
 
-def parse_standard(path: Path, identity: FileIdentity, hasher: CollectorHasher) -> LayoutResult:
-    """Parse a file of the standard ``%%`` layout (see the module docstring)."""
-    return _StandardParser(path, identity, hasher).run()
+def parse_standard(path: Path, identity: FileIdentity, sink: RecordSink) -> LayoutResult:
+    """Parse a file of the standard ``%%`` layout (see the module docstring) into ``sink``."""
+    return _StandardParser(path, identity, sink).run()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from reconciliation.privacy import (
     CollectorHasher,
+    HashMemory,
     collector_hash,
     last4,
     mask_collector,
@@ -33,7 +35,7 @@ def test_hash_is_hmac_sha256_first_8_bytes_signed() -> None:
 
 @pytest.mark.parametrize("key", [b"k", b"x" * 64, b"long key " * 10])
 def test_many_numbers_hash_in_bulk_to_the_same_values(key: bytes) -> None:
-    numbers = [str(7 * i) for i in range(6_000)] + ["0007", "9" * 19]  # past the bulk threshold
+    numbers = [str(7 * i) for i in range(6_000)] + ["0007", "9" * 19]  # many distinct numbers, a few repeated
     got = CollectorHasher(key).hash(pl.Series(numbers)).to_list()
     assert got == [reference(key, n) for n in numbers]
 
@@ -59,7 +61,7 @@ def test_hasher_memory_gives_the_same_hashes_and_stays_bounded() -> None:
     batches = [[str(6012000000000000 + i) for i in range(start, start + 4)] for start in (0, 2, 4, 0)]
     for batch in batches:
         assert hasher.hash(pl.Series(batch)).to_list() == [reference(b"k", n) for n in batch]
-    assert len(hasher._cache[0]) <= 5
+    assert len(hasher._memory) <= 5
 
 
 @settings(max_examples=50, deadline=None)
@@ -139,3 +141,22 @@ def test_raw_lines_mask_the_collector_by_position_and_values_as_reasons_quote_th
             value = rows[column][row]
             if value is not None and field != "collector_number":
                 assert show_text(value, field).strip("'") in line.split("%%")
+
+
+def test_hash_memory_finds_every_number_across_merged_runs() -> None:
+    """Batches of new numbers of every size: the runs merge, and every key is found with its hash."""
+    rng = np.random.default_rng(5)
+    pool = rng.permutation(np.arange(1, 200_000, dtype=np.uint64))
+    memory, added = HashMemory(limit=1_000_000), 0
+    for size in (1, 7, 300, 5000, 2, 40_000, 999, 11, 60_000):
+        keys = np.sort(pool[added : added + size])
+        memory.add(keys, keys.astype(np.int64) * 3)
+        added += size
+    assert len(memory) == added and len(memory.runs) < 6
+    for run_keys, _ in memory.runs:
+        assert (np.diff(run_keys.astype(np.int64)) > 0).all()
+    known = np.sort(pool[:added])
+    hashes, found = memory.find(known)
+    assert found.all() and (hashes == known.astype(np.int64) * 3).all()
+    _, found = memory.find(np.sort(pool[added : added + 1000]))
+    assert not found.any()

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciliation.parsing import parse_file
-from reconciliation.parsing.fields import parse_datetime_text, standard_datetimes
+from reconciliation.parsing.datetimes import parse_datetime_text, standard_datetimes
 from reconciliation.privacy import collector_hash
 from tests.unit.parsing.parsing_helpers import KEY, d_line, standard_file, write
 
