@@ -31,11 +31,16 @@ touching GX:
   only asks whether it is MySQL.
 
 One connection (``StaticPool``) serves every query: registered Arrow data
-and views live on that connection only.
+and views live on that connection only. DuckDB may use up to
+:data:`MEMORY_LIMIT` and spills beyond it to a temporary directory of its
+own (the uniqueness expectation's join of the records with their group
+counts is the one operator that grows with the day), so the gate's memory
+does not grow with the size of the night.
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -52,6 +57,8 @@ STRING_COLUMNS = ("txn_type", "confirmation_number", "store_id", "device_id", "t
                   "origin", "sponsor_code")
 #: Record columns GX checks as they are.
 PLAIN_COLUMNS = ("business_date", "ts", "units", "miles")
+#: DuckDB's memory for the gate's queries; beyond it joins and aggregates spill to disk.
+MEMORY_LIMIT = "1GB"
 #: Record columns the view is computed from.
 SOURCE_COLUMNS = (*STRING_COLUMNS, *PLAIN_COLUMNS, "dollars")
 
@@ -77,7 +84,9 @@ class DuckSource:
     """
 
     def __init__(self) -> None:
-        self.connection = duckdb.connect(":memory:")
+        self._spill = tempfile.TemporaryDirectory(prefix="recon-gate-")
+        self.connection = duckdb.connect(":memory:", config={
+            "memory_limit": MEMORY_LIMIT, "temp_directory": self._spill.name})
         self.connection.execute("SET TimeZone = 'UTC'")  # times reach GX's results as UTC
         self._count = 0
 
@@ -106,8 +115,9 @@ class DuckSource:
         self.connection.execute(f'DROP VIEW IF EXISTS "{name}"')
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection and remove what DuckDB spilled."""
         self.connection.close()
+        self._spill.cleanup()
 
 
 def gx_columns(settings: Settings) -> list[Any]:
