@@ -3,34 +3,39 @@
 Usage::
 
     .venv/bin/python benchmarks/quality_bench.py [--records 1000000] [--repeat 3] [--json FILE]
+    .venv/bin/python benchmarks/quality_bench.py --files DIR   # a generated day, through the real parser
 
-Engines measured, each validating the same suites with the same parameters:
+Engines measured, each validating the same suites with the same parameters
+through one :class:`~reconciliation.quality.gate.QualityGate` per engine:
 
-* ``pandas``: the gate as shipped (``validate_file``): Arrow-backed strings,
-  NumPy-backed numbers and times, GX's batch fingerprint hashing off.
-* ``pandas+hash``: the same with GX's default fingerprint hashing, to show
-  what turning it off saves.
-* ``duckdb``: the records written to a table in a DuckDB file, validated by
-  GX's SQL engine. GX 1.24 cannot run against DuckDB as is (it reads query
-  results after closing the connection, and has no DuckDB regex), so two
-  shims are applied for the measurement only. Loading the table is timed.
+* ``sql``: the gate as shipped: GX's SqlAlchemy engine on an in-process
+  DuckDB view of the records held in memory (Arrow, no copy).
+* ``sql-spilled``: the same, the records spilled to Parquet and read by DuckDB.
+* ``pandas``: GX's pandas engine on a pandas copy of the records (Arrow-backed
+  strings, NumPy-backed numbers and times, no batch fingerprint).
 
-The records are synthetic but realistic in shape: distinct confirmation
-numbers, random stores, devices and traces, times over one business day.
+Per engine and side: median wall seconds and CPU seconds of the process
+(DuckDB's threads included) over ``--repeat`` runs, and how much the
+process's peak RSS grew while that engine ran (engines run in the order
+above, so a later engine's growth is over the peak an earlier one left).
+The records are synthetic but realistic in shape (distinct confirmation
+numbers, random stores, devices and traces, times over one business day),
+or a generated day's files parsed by ``parse_file``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+import resource
 import statistics
 import sys
 import tempfile
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -39,10 +44,23 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reconciliation.config import Settings
+from reconciliation.parsing import ParsedFile
 from reconciliation.records import PARTNER, PLATFORM, RECORD_SCHEMA, empty_rejected
 
 DAY = date(2026, 11, 20)
 PERIOD = (datetime(2026, 11, 20, 5, tzinfo=UTC), datetime(2026, 11, 21, 5, tzinfo=UTC))
+ENGINES = ("sql", "sql-spilled", "pandas")
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far (all threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def peak_mib() -> float:
+    """Peak resident set size of this process so far, MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def records(side: str, n: int, seed: int) -> pl.DataFrame:
@@ -85,151 +103,107 @@ def records(side: str, n: int, seed: int) -> pl.DataFrame:
     return frame.cast(RECORD_SCHEMA)
 
 
-def parsed(side: str, frame: pl.DataFrame) -> SimpleNamespace:
-    """A ParsedFile-like wrapper of a frame."""
+def parsed(side: str, frame: pl.DataFrame) -> ParsedFile:
+    """A ParsedFile of a frame, as the standard layout's parser would return it."""
     prefix = "AMCASH_RECON" if side == PLATFORM else "AMCASH_POS"
-    return SimpleNamespace(side=side, file_name=f"{prefix}_ABCD_{DAY:%Y%m%d}_001.txt", sha256="0" * 64,
-                           sponsor_code="ABCD", business_date=DAY, sequence=1, period_start=PERIOD[0],
-                           period_end=PERIOD[1], detail_count=frame.height, records=frame,
-                           rejected=empty_rejected())
+    name = f"{prefix}_ABCD_{DAY:%Y%m%d}_001.txt"
+    return ParsedFile(side=side, path=Path(name), file_name=name, sha256="0" * 64, sponsor_code="ABCD",
+                      business_date=DAY, sequence=1, period_start=PERIOD[0], period_end=PERIOD[1],
+                      detail_count=frame.height, records=frame, rejected=empty_rejected(),
+                      usable_count=frame.height)
 
 
-def bench_pandas(files: dict[str, SimpleNamespace], settings: Settings, repeat: int) -> dict[str, Any]:
-    """The shipped gate, per side: median seconds, with the conversion share."""
-    from reconciliation.quality import gate
+def parse_day(folder: Path) -> dict[str, ParsedFile]:
+    """Both files of a generated day, parsed in memory."""
+    from reconciliation.parsing import parse_file
 
-    out: dict[str, Any] = {}
+    names = {PLATFORM: "AMCASH_RECON_*.txt", PARTNER: "AMCASH_POS_*.txt"}
+    return {side: parse_file(next(folder.glob(pattern)), side, hash_key=b"benchmark-key")
+            for side, pattern in names.items()}
+
+
+def spilled(files: dict[str, ParsedFile], workdir: Path) -> dict[str, ParsedFile]:
+    """The same files with their records written to Parquet, as a spilling parser leaves them."""
+    out = {}
     for side, file in files.items():
-        times, converts = [], []
-        for _ in range(repeat):
-            started = time.perf_counter()
-            gate.gx_frame(file.records, settings)
-            converts.append(time.perf_counter() - started)
-            report = gate.validate_file(file, settings)
-            assert report.error is None, report.error
-            times.append(report.seconds)
-        out[side] = {"seconds": statistics.median(times), "convert_seconds": statistics.median(converts),
-                     "expectations": report.results.height}
+        path = workdir / f"{side.lower()}.parquet"
+        file.frame().write_parquet(path, compression="lz4")
+        out[side] = dataclasses.replace(file, records=None, records_path=path)
     return out
 
 
-def bench_pandas_hash(files: dict[str, SimpleNamespace], settings: Settings) -> dict[str, Any]:
-    """The gate with GX's default batch fingerprinting left on."""
-    from great_expectations.execution_engine import pandas_execution_engine as engine
+def bench(engine: str, files: dict[str, ParsedFile], settings: Settings, repeat: int) -> dict[str, Any]:
+    """One gate of an engine validating each side ``repeat`` times: medians, verdicts, RSS growth."""
+    from reconciliation.quality.gate import QualityGate
 
-    from reconciliation.quality import gate
-
-    engine.HASH_THRESHOLD = 1e9
-    try:
-        return {side: {"seconds": gate.validate_file(file, settings).seconds} for side, file in files.items()}
-    finally:
-        engine.HASH_THRESHOLD = 0
-
-
-def _duckdb_shims() -> None:
-    """Make GX 1.24's SQL engine work on DuckDB (measurement only)."""
-    import sqlalchemy as sa
-    from great_expectations.execution_engine import sqlalchemy_execution_engine as sql_engine
-    from great_expectations.expectations.metrics.column_map_metrics import column_values_match_regex as rx
-
-    class _Dialect(str):
-        value = "duckdb"
-
-    dialects: Any = (*sql_engine._PERSISTED_CONNECTION_DIALECTS, _Dialect("duckdb"))
-    sql_engine._PERSISTED_CONNECTION_DIALECTS = dialects
-    original = rx.get_dialect_regex_expression
-
-    def regex(column: Any, regex: str, dialect: Any, positive: bool = True) -> Any:
-        name = getattr(getattr(dialect, "dialect", dialect), "name", "")
-        if name == "duckdb":
-            expr = sa.func.regexp_full_match(column, sa.literal(regex))
-            return expr if positive else sa.not_(expr)
-        return original(column, regex, dialect, positive)
-
-    rx.get_dialect_regex_expression = regex
-
-
-def bench_duckdb(files: dict[str, SimpleNamespace], settings: Settings, workdir: Path) -> dict[str, Any]:
-    """Load each side into a DuckDB table, then validate it with GX's SQL engine."""
-    import duckdb
-
-    from reconciliation.quality import gate, results
-    from reconciliation.quality.context import gx_context
-    from reconciliation.quality.policy import policy_from
-    from reconciliation.quality.suites import gx_suite
-
-    _duckdb_shims()
-    context = gx_context().context
-    policy = policy_from(settings.validation)
+    before = peak_mib()
     out: dict[str, Any] = {}
-    for side, file in files.items():
-        path = workdir / f"{side.lower()}.duckdb"
-        started = time.perf_counter()
-        view = gate.gx_view(file.records, settings).to_arrow()
-        with duckdb.connect(str(path)) as con:
-            con.register("view", view)
-            con.execute("CREATE TABLE records AS SELECT * FROM view")
-        loaded = time.perf_counter() - started
-        source = context.data_sources.add_sql(f"duck_{side.lower()}", connection_string=f"duckdb:///{path}")
-        batch = source.add_table_asset("records", table_name="records") \
-            .add_batch_definition_whole_table("all").get_batch()
-        suite, checks = gx_suite(side, None, policy)
-        params = gate._parameters(file, settings, policy)
-        started = time.perf_counter()
-        outcome = batch.validate(suite, expectation_parameters=params,
-                                 result_format={"result_format": "BASIC", "partial_unexpected_count": 20})
-        validated = time.perf_counter() - started
-        _, findings = results.interpret(outcome, checks, side=side, file_name=file.file_name, params=params,
-                                        policy=policy, height=file.records.height)
-        failed = [text for _, ok, text in findings if not ok]
-        out[side] = {"seconds": loaded + validated, "load_seconds": loaded, "validate_seconds": validated,
-                     "failed_checks": failed}
+    with QualityGate(engine="pandas" if engine == "pandas" else "sql") as gate:
+        for side, file in files.items():
+            walls, cpus = [], []
+            for _ in range(repeat):
+                wall, cpu = time.perf_counter(), cpu_seconds()
+                report = gate.validate(file, settings)
+                walls.append(time.perf_counter() - wall)
+                cpus.append(cpu_seconds() - cpu)
+            out[side] = {"seconds": statistics.median(walls), "cpu_seconds": statistics.median(cpus),
+                         "expectations": report.results.height,
+                         "failed": sorted(report.critical_failures + report.warnings)}
+    out["peak_growth_mib"] = peak_mib() - before
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print a Markdown table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=1_000_000, help="records per side")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of the shipped gate per side")
+    parser.add_argument("--records", type=int, default=1_000_000, help="synthetic records per side")
+    parser.add_argument("--files", type=Path, help="a generated day's folder, parsed instead of synthetic")
+    parser.add_argument("--repeat", type=int, default=3, help="validations per engine and side")
+    parser.add_argument("--engines", default=",".join(ENGINES),
+                        help="comma-separated, of: " + ", ".join(ENGINES))
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     os.environ["GX_ANALYTICS_ENABLED"] = "false"
     settings = Settings()
-    started = time.perf_counter()
-    files = {side: parsed(side, records(side, args.records, seed))
-             for seed, side in enumerate((PLATFORM, PARTNER))}
-    print(f"generated {args.records:,} records per side in {time.perf_counter() - started:.1f} s")
+
+    from reconciliation.quality.context import import_gx, preload
 
     started = time.perf_counter()
-    from reconciliation.quality import gate
-
-    gate.validate_file(parsed(PLATFORM, records(PLATFORM, 10, 9)), settings)
-    first = time.perf_counter() - started
-    figures: dict[str, Any] = {"records_per_side": args.records, "first_use_seconds": first}
-    figures["pandas"] = bench_pandas(files, settings, args.repeat)
-    figures["pandas+hash"] = bench_pandas_hash(files, settings)
+    importing = preload()  # GX imports while the records are generated or parsed
+    files = parse_day(args.files) if args.files else {
+        side: parsed(side, records(side, args.records, seed))
+        for seed, side in enumerate((PLATFORM, PARTNER))}
+    made = time.perf_counter() - started
+    importing.join()
+    import_gx()
+    both = time.perf_counter() - started
+    size = files[PLATFORM].usable_count
+    print(f"{size:,} platform records ready in {made:.1f} s; with GX imported beside them {both:.1f} s")
+    figures: dict[str, Any] = {"records_per_side": size, "ready_seconds": made, "ready_with_gx_seconds": both}
     with tempfile.TemporaryDirectory() as tmp:
-        figures["duckdb"] = bench_duckdb(files, settings, Path(tmp))
+        inputs = {"sql": files, "pandas": files, "sql-spilled": spilled(files, Path(tmp))}
+        for engine in args.engines.split(","):
+            figures[engine] = bench(engine, inputs[engine], settings, args.repeat)
 
-    print(f"\nfirst use (GX import, context, suite): {first:.1f} s once per process\n")
-    print(f"| engine | {PLATFORM} s | {PARTNER} s | both sides s |")
-    print("|---|---:|---:|---:|")
-    for engine in ("pandas", "pandas+hash", "duckdb"):
+    print(f"| engine | {PLATFORM} s (CPU s) | {PARTNER} s (CPU s) | both sides CPU s | peak RSS growth MiB |")
+    print("|---|---:|---:|---:|---:|")
+    for engine in args.engines.split(","):
         row = figures[engine]
-        both = row[PLATFORM]["seconds"] + row[PARTNER]["seconds"]
-        print(f"| {engine} | {row[PLATFORM]['seconds']:.2f} | {row[PARTNER]['seconds']:.2f} | {both:.2f} |")
-    duck = figures["duckdb"]
-    print(f"\nduckdb: load {duck[PLATFORM]['load_seconds']:.2f} + validate "
-          f"{duck[PLATFORM]['validate_seconds']:.2f} s (platform); "
-          f"failed checks: {duck[PLATFORM]['failed_checks'] or 'none'}")
-    pandas = figures["pandas"]
-    print(f"pandas: of which conversion {pandas[PLATFORM]['convert_seconds']:.2f} s (platform), "
-          f"{pandas[PLATFORM]['expectations']} expectations")
+        cpu = row[PLATFORM]["cpu_seconds"] + row[PARTNER]["cpu_seconds"]
+        print(f"| {engine} | {row[PLATFORM]['seconds']:.2f} ({row[PLATFORM]['cpu_seconds']:.2f}) "
+              f"| {row[PARTNER]['seconds']:.2f} ({row[PARTNER]['cpu_seconds']:.2f}) | {cpu:.2f} "
+              f"| {row['peak_growth_mib']:.0f} |")
+    verdicts = {engine: {side: figures[engine][side]["failed"] for side in (PLATFORM, PARTNER)}
+                for engine in args.engines.split(",")}
+    agree = len({json.dumps(v, sort_keys=True) for v in verdicts.values()}) == 1
+    print(f"\nverdicts agree across engines: {agree}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, default=str))
-    return 0
+    return 0 if agree else 1
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    status = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)  # skip DuckDB's nanobind leak report at teardown (see reconciliation.cli.entry)

@@ -35,17 +35,22 @@ def render_data_docs(reports: list[Any], out_dir: Path) -> Path:
     Returns:
         The path of the site's ``index.html``.
     """
-    from reconciliation.quality.context import GX_LOCK, gx_context
+    from reconciliation.quality.context import GX_LOCK, import_gx
+
+    import_gx()  # a report that travelled as JSON may be rendered before anything imported GX
+    from great_expectations.data_context.data_context.context_factory import project_manager
+    from great_expectations.exceptions import DataContextRequiredError
 
     out_dir = Path(out_dir).resolve()
     with GX_LOCK:
-        validating = gx_context().context  # imports GX once per process, with its settings
+        try:
+            current = project_manager.get_current_project()
+        except DataContextRequiredError:
+            current = None
         try:
             _build_site(reports, out_dir)
-        finally:  # gx.get_context() made the throwaway context GX's current one
-            from great_expectations.data_context.data_context.context_factory import project_manager
-
-            project_manager.set_project(validating)
+        finally:  # gx.get_context() made the throwaway context GX's current one: a gate's comes back
+            project_manager.set_project(current)
     _prune_static(out_dir)
     return out_dir / "index.html"
 

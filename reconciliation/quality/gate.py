@@ -1,16 +1,19 @@
 """Validate one parsed file with Great Expectations and judge it.
 
-:func:`validate_file` hands GX a pandas view of the file's normalized records
-and turns the suite's outcome into a :class:`QualityReport`: one row per
-expectation for ``recon_validation``, and for each failed critical
-expectation a sentence a finance analyst can act on. The pipeline rejects the
-file when ``report.error`` is set, and stores the rows either way.
+:class:`QualityGate` runs each side's suite through GX's SqlAlchemy
+execution engine on an in-process DuckDB view of the file's records
+(:mod:`.sql_source`): every expectation on every record, in SQL, reading
+the records where they are (Arrow in memory, or the spilled Parquet file)
+without a pandas copy. It turns the suite's outcome into a
+:class:`QualityReport`: one row per expectation for ``recon_validation``,
+and for each failed critical expectation a sentence a finance analyst can
+act on. The pipeline rejects the file when ``report.error`` is set, and
+stores the rows either way. :func:`validate_file` is the one-file entry.
 
-The pandas view is chosen for GX's fast paths (measured, see
-docs/data-quality.md): strings stay Arrow-backed (vectorized regex and set
-membership), while numbers and times are NumPy-backed, because GX compares
-ranges element by element in Python for any other dtype. Money is handed
-over as integer cents, which is exact and numeric.
+The pandas engine stays available (``QualityGate(engine="pandas")``) so the
+tests can show both engines give the same verdicts, counts and samples. Its
+frame is chosen for GX's fast paths (docs/data-quality.md): strings stay
+Arrow-backed, numbers and times NumPy-backed, money integer cents.
 """
 
 from __future__ import annotations
@@ -29,14 +32,14 @@ from reconciliation.config import CsvProfile, Settings
 from reconciliation.inbox import classify
 from reconciliation.quality import results as res
 from reconciliation.quality.policy import QualityPolicy, policy_from
-from reconciliation.quality.suites import CRITICAL, WARNING, gx_suite
+from reconciliation.quality.sql_source import STRING_COLUMNS
+from reconciliation.quality.suites import CRITICAL, WARNING
 from reconciliation.records import PARTNER
 
 log = logging.getLogger(__name__)
 
-#: Record columns GX sees as Arrow-backed strings.
-STRING_COLUMNS = ("txn_type", "confirmation_number", "store_id", "device_id", "trace_id", "response_code",
-                  "origin", "sponsor_code")
+#: The GX execution engines a gate can use (see :class:`QualityGate`).
+ENGINES = ("sql", "pandas")
 #: Columns GX sees NumPy-backed: its range checks are vectorized only for NumPy dtypes.
 NUMERIC_COLUMNS = ("ts", "units", "miles", "dollars_cents", "expected_miles", "expected_cents")
 #: How ``validated_at`` travels in :meth:`QualityReport.to_json`.
@@ -122,18 +125,97 @@ def _json_dict(value: Any) -> Any:
     return value.to_json_dict() if hasattr(value, "to_json_dict") else value
 
 
+class QualityGate:
+    """The gate of a run: one GX session reused for every file validated through it.
+
+    Building the GX context, the DuckDB connection and the suites costs
+    tens of milliseconds; a run validates its two files through one gate
+    instead of paying that per file. Use it as a context manager, or call
+    :meth:`close`.
+
+    Args:
+        engine: ``"sql"`` (GX's SqlAlchemy engine on the in-process DuckDB,
+            the default) or ``"pandas"`` (GX's pandas engine on a pandas copy
+            of the records, kept to show both agree).
+    """
+
+    def __init__(self, *, engine: str = "sql") -> None:
+        from reconciliation.quality.context import GxSession
+
+        if engine not in ENGINES:
+            raise ValueError(f"unknown GX engine {engine!r}; one of {', '.join(ENGINES)}")
+        self.engine = engine
+        self.session = GxSession()
+
+    def __enter__(self) -> QualityGate:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the session's DuckDB connection."""
+        self.session.close()
+
+    def validate(self, parsed: Any, settings: Settings, *, run_id: int | None = None,
+                 docs_dir: Path | None = None) -> QualityReport:
+        """Validate one parsed file (see :func:`validate_file`)."""
+        policy = policy_from(settings.validation)
+        started = time.perf_counter()
+        side = str(parsed.side)
+        profile = _profile(parsed, settings) if side == PARTNER else None
+        suite, checks = self.session.suite(side, profile, policy)
+        params = _parameters(parsed, settings, policy)
+        outcome = self._run(parsed, settings, suite, params)
+        res.scrub(outcome)
+        height = int(parsed.usable_count)
+        rows, findings = res.interpret(outcome, checks, side=side, file_name=parsed.file_name,
+                                       params=params, policy=policy, height=height)
+        report = QualityReport(
+            side=side, file_name=parsed.file_name, results=rows, suite_name=suite.name,
+            seconds=time.perf_counter() - started, findings=findings, gx_result=outcome, gx_suite=suite,
+            run_name=f"run-{run_id}" if run_id is not None
+            else f"{parsed.business_date:%Y%m%d}-{side.lower()}",
+        )
+        log.info("validated %s (%s engine): %d records, %d critical and %d warning failures in %.2f s",
+                 parsed.file_name, self.engine, height, len(report.critical_failures), len(report.warnings),
+                 report.seconds)
+        if docs_dir is not None:
+            from reconciliation.quality.docs import render_data_docs
+
+            render_data_docs([report], docs_dir)
+        return report
+
+    def _run(self, parsed: Any, settings: Settings, suite: Any, params: dict[str, Any]) -> Any:
+        """GX's validation result of the suite on every record of the file."""
+        result_format = {"result_format": "BASIC", "partial_unexpected_count": PARTIAL_COUNT}
+        if self.engine == "pandas":
+            batch = self.session.pandas_batch(gx_frame(parsed.frame(), settings))
+            with self.session.current():
+                return batch.validate(suite, expectation_parameters=params, result_format=result_format)
+        table = self.session.duck.view(parsed, settings)
+        try:
+            batch = self.session.sql_batch(table)
+            with self.session.current():
+                return batch.validate(suite, expectation_parameters=params, result_format=result_format)
+        finally:
+            self.session.drop_sql(table)
+
+
 def validate_file(parsed: Any, settings: Settings, *, run_id: int | None = None,
-                  docs_dir: Path | None = None) -> QualityReport:
+                  docs_dir: Path | None = None, gate: QualityGate | None = None) -> QualityReport:
     """Validate one parsed file's normalized records against its side's suite.
 
     Args:
         parsed: A ``ParsedFile`` (or anything with its fields: side, file_name,
             sponsor_code, business_date, period_start, period_end, detail_count,
-            records, rejected; optionally ``profile``).
+            records or records_path, rejected, usable_count; optionally ``profile``).
         settings: Thresholds come from ``settings.validation``; rates and zones
             from the rest of the settings.
         run_id: Labels the validation in Data Docs, when already known.
         docs_dir: When given, Data Docs for this one file are rendered there.
+        gate: The run's gate, to validate both files of a run in one GX
+            session; without it a gate is built for this one file.
 
     Returns:
         The report; ``report.error`` is set when a critical expectation failed.
@@ -141,37 +223,11 @@ def validate_file(parsed: Any, settings: Settings, *, run_id: int | None = None,
     Raises:
         ConfigError: ``settings.validation`` holds an unknown or invalid key.
     """
-    from reconciliation.quality.context import GX_LOCK, gx_context
-
-    policy = policy_from(settings.validation)
-    started = time.perf_counter()
-    side = str(parsed.side)
-    profile = _profile(parsed, settings) if side == PARTNER else None
-    suite, checks = gx_suite(side, profile, policy)
-    records: pl.DataFrame = parsed.frame()
-    params = _parameters(parsed, settings, policy)
-    frame = gx_frame(records, settings)
-    with GX_LOCK:
-        batch = gx_context().batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        outcome = batch.validate(suite, expectation_parameters=params,
-                                 result_format={"result_format": "BASIC",
-                                                "partial_unexpected_count": PARTIAL_COUNT})
-    res.scrub(outcome)
-    rows, findings = res.interpret(outcome, checks, side=side, file_name=parsed.file_name,
-                                   params=params, policy=policy, height=records.height)
-    report = QualityReport(
-        side=side, file_name=parsed.file_name, results=rows, suite_name=suite.name,
-        seconds=time.perf_counter() - started, findings=findings, gx_result=outcome, gx_suite=suite,
-        run_name=f"run-{run_id}" if run_id is not None else f"{parsed.business_date:%Y%m%d}-{side.lower()}",
-    )
-    log.info("validated %s: %d records, %d critical and %d warning failures in %.2f s",
-             parsed.file_name, records.height, len(report.critical_failures), len(report.warnings),
-             report.seconds)
-    if docs_dir is not None:
-        from reconciliation.quality.docs import render_data_docs
-
-        render_data_docs([report], docs_dir)
-    return report
+    if gate is not None:
+        return gate.validate(parsed, settings, run_id=run_id, docs_dir=docs_dir)
+    policy_from(settings.validation)  # a bad setting fails before GX is loaded
+    with QualityGate() as own:
+        return own.validate(parsed, settings, run_id=run_id, docs_dir=docs_dir)
 
 
 def gx_view(records: pl.DataFrame, settings: Settings) -> pl.DataFrame:

@@ -3,8 +3,8 @@
 Every check is declared once here as a :class:`Check` (plain data, no Great
 Expectations import), so the gate, the tests and the documentation agree on
 the stable name stored in ``recon_validation.expectation``, the severity, and
-the sentence a finance analyst reads. :func:`gx_suite` turns the checks into
-a GX ``ExpectationSuite`` lazily and caches it per process.
+the sentence a finance analyst reads. :func:`build_suite` turns the checks into
+a GX ``ExpectationSuite``; the gate's session builds each once per run.
 
 File-specific values (the file's sponsor, business date, period and record
 count) are GX suite parameters (``$PARAMETER``), so one suite serves every
@@ -20,7 +20,6 @@ never also a warning, while a file that is wrong throughout is flagged once.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -174,31 +173,17 @@ def suite_name(side: str, profile: CsvProfile | None) -> str:
     return f"amcash_{side.lower()}_{profile.name if profile is not None else STANDARD}"
 
 
-def gx_suite(side: str, profile: CsvProfile | None, policy: QualityPolicy) -> tuple[Any, tuple[Check, ...]]:
-    """The GX suite of a side and profile, with its checks in the same order.
+def build_suite(side: str, profile: CsvProfile | None,
+                policy: QualityPolicy) -> tuple[Any, tuple[Check, ...]]:
+    """A new GX suite of a side and profile, with its checks in the same order.
 
-    Cached per (side, profile layout, policy): building a suite costs
-    milliseconds, but a night validates many files with the same few suites.
+    GX must be imported and a context must exist (suites register with GX's
+    current context); :class:`reconciliation.quality.context.GxSession`
+    builds each suite once and keeps it for the files of a run.
     """
-    from reconciliation.quality.context import GX_LOCK
-
-    columns = frozenset(profile.columns) if profile is not None else None
-    name = profile.name if profile is not None else None
-    with GX_LOCK:
-        return _build(side, name, columns, policy)
-
-
-@functools.lru_cache(maxsize=64)
-def _build(side: str, profile_name: str | None, columns: frozenset[str] | None,
-           policy: QualityPolicy) -> tuple[Any, tuple[Check, ...]]:
-    from reconciliation.quality.context import gx_context
-
-    gx_context()  # GX builds suites only once a context exists
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
-    profile = CsvProfile(profile_name, "{sponsor}{date}{seq}", columns=dict.fromkeys(columns, "")) \
-        if profile_name is not None and columns is not None else None
     checks = checks_for(side, profile, policy)
     suite = gx.ExpectationSuite(name=suite_name(side, profile))
     for check in checks:

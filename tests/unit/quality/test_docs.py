@@ -28,38 +28,13 @@ def test_data_docs_contain_the_runs_validations(tmp_path: Path) -> None:
     assert size < 1_000_000  # GX's unreferenced help GIFs and fonts are pruned
 
 
-def test_rendering_leaves_the_validation_context_current(tmp_path: Path) -> None:
+def test_rendering_leaves_the_gates_context_current(tmp_path: Path) -> None:
     from great_expectations.data_context.data_context.context_factory import project_manager
 
-    from reconciliation.quality.context import gx_context
+    from reconciliation.quality.gate import QualityGate
 
-    render_data_docs([validate_file(parsed_file(PLATFORM), Settings())], tmp_path / "docs")
-    assert project_manager.get_current_project() is gx_context().context
-    strict = Settings(validation={"duplicate_warn_fraction": 0.5})  # a new suite, built after rendering
-    assert validate_file(parsed_file(PARTNER), strict).error is None
-
-
-def test_a_later_render_replaces_the_earlier_one(tmp_path: Path) -> None:
-    site = tmp_path / "site"
-    render_data_docs([validate_file(parsed_file(PLATFORM), Settings(), run_id=1)], site)
-    index = render_data_docs([validate_file(parsed_file(PARTNER), Settings(), run_id=2)], site)
-    html = index.read_text()
-    assert "amcash_partner_standard" in html and "amcash_platform_standard" not in html
-    assert not (site / "validations" / "amcash_platform_standard").exists()
-
-
-def test_validate_file_renders_docs_when_asked(tmp_path: Path) -> None:
-    validate_file(parsed_file(PLATFORM), Settings(), docs_dir=tmp_path / "docs")
-    assert "amcash_platform_standard" in (tmp_path / "docs" / "index.html").read_text()
-
-
-def test_a_report_travels_as_json_and_still_renders(tmp_path: Path) -> None:
-    from reconciliation.quality.gate import QualityReport
-
-    bad = set_rows(clean_records(PLATFORM), 3, store_id="12A4")
-    report = validate_file(parsed_file(PLATFORM, bad), Settings(), run_id=5)
-    back = QualityReport.from_json(report.to_json())
-    assert back.results.equals(report.results)
-    assert (back.error, back.warnings, back.suite_name) == (report.error, report.warnings, report.suite_name)
-    html = render_data_docs([back], tmp_path / "docs").read_text()
-    assert report.suite_name in html and report.file_name in html
+    with QualityGate() as gate:
+        render_data_docs([validate_file(parsed_file(PLATFORM), Settings(), gate=gate)], tmp_path / "docs")
+        assert project_manager.get_current_project() is gate.session.context
+        strict = Settings(validation={"duplicate_warn_fraction": 0.5})  # a new suite, built after rendering
+        assert validate_file(parsed_file(PARTNER), strict, gate=gate).error is None
