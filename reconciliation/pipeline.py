@@ -15,7 +15,6 @@ by the run or handed to it; nothing is cached in the process.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from datetime import date, datetime
 from pathlib import Path
@@ -30,6 +29,9 @@ from reconciliation.matching.checks import Rates, named_by_reversals
 from reconciliation.matching.engine import MatchParams, MatchResult, reconcile
 from reconciliation.matching.limit import limit_breaks
 from reconciliation.parsing import ParsedFile, parse_file
+from reconciliation.privacy import CollectorHasher
+from reconciliation.quality.context import preload
+from reconciliation.quality.gate import QualityGate
 from reconciliation.records import PARTNER, PLATFORM, SIDES
 from reconciliation.run import kept
 from reconciliation.run.outcome import RunOutcome
@@ -72,15 +74,6 @@ def warehouse(settings: Settings) -> Engine:
 def forget_warehouse(url: str) -> None:
     """Nothing to forget: every ``Warehouse`` checks its schema when opened (kept for callers)."""
     del url
-
-
-def _optional(module: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            return None
-        raise
 
 
 def sponsors_for(settings: Settings, business_date: date, inbox: Path | None) -> list[str]:
@@ -244,15 +237,18 @@ def _read_inputs(store: Warehouse, settings: Settings, sponsor: str, business_da
     try:
         gate = kept.load(checked)
         parsed = kept.parse_of(gate, {side: files[side].path for side in SIDES})
+        if gate is None and _validation_on(settings):
+            preload()  # GX's import (seconds) overlaps the parse instead of following it
         if parsed is None:
             parsed = {}
             key = settings.hash_key()
+            hasher = CollectorHasher(key)  # one per run: the partner file's collectors are hashed once
             for side in (PLATFORM, PARTNER):
                 found = files[side]
                 profile = settings.profiles.get(found.profile) if side == PARTNER else None
                 parsed[side] = parse_file(found.path, side, hash_key=key, profile=profile,
                                           sponsor_code=sponsor, business_date=business_date,
-                                          spill_to=work.file(f"{side}.parquet"))
+                                          spill_to=work.file(f"{side}.parquet"), hasher=hasher)
                 _note(row, parsed[side])
         for side in (PLATFORM, PARTNER):
             _note(row, parsed[side])
@@ -302,11 +298,16 @@ def _data_docs(settings: Settings, outcome: RunOutcome, quality: list[Any]) -> N
                                 f"{briefly(exc, settings.warehouse_url, 'rendering Data Docs')}")
 
 
+def _validation_on(settings: Settings) -> bool:
+    return settings.validation.get("enabled", True) is not False
+
+
 def _validate(settings: Settings, parsed: dict[str, Any]) -> list[Any]:
-    gate = _optional("reconciliation.quality.gate")
-    if gate is None or settings.validation.get("enabled", True) is False:
+    """Both files through one GX gate (one session, suites built once)."""
+    if not _validation_on(settings):
         return []
-    return [gate.validate_file(parsed[side], settings) for side in (PLATFORM, PARTNER)]
+    with QualityGate() as gate:
+        return [gate.validate(parsed[side], settings) for side in (PLATFORM, PARTNER)]
 
 
 def _attempt(engine: Engine, row: dict[str, Any], outcome: RunOutcome, status: str, error: str,
@@ -402,12 +403,12 @@ def _match(parsed: dict[str, ParsedFile], ctx: Any, params: MatchParams) -> Matc
 
 
 def _reports(engine: Engine, settings: Settings, outcome: RunOutcome) -> None:
-    reports = _optional("reconciliation.reports")
-    writer = getattr(reports, "write_run_reports", None) if reports else None
-    if writer is None or outcome.run_id is None or settings.reports.get("enabled", True) is False:
+    if outcome.run_id is None or settings.reports.get("enabled", True) is False:
         return
+    from reconciliation.reports import write_run_reports
+
     try:
-        outcome.report_paths.update(writer(engine, outcome.run_id, settings))
+        outcome.report_paths.update(write_run_reports(engine, outcome.run_id, settings))
     except Exception as exc:
         log.exception("reports for run %s failed", outcome.run_id)
         outcome.warnings.append(f"reports for run {outcome.run_id} were not written: "
