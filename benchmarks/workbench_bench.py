@@ -31,7 +31,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
 
 from reconciliation.config import Settings  # noqa: E402
-from reconciliation.warehouse import workbench as wh  # noqa: E402
 from reconciliation.warehouse.db import engine_for, ensure_schema, insert_frame, write_transaction  # noqa: E402
 from reconciliation.warehouse.schema import BREAK_TYPES, SEVERITY, recon_break, recon_run  # noqa: E402
 from reconciliation.workbench.config import WorkbenchConfig  # noqa: E402
@@ -118,7 +117,6 @@ def fill(path: Path, count: int) -> None:
                 **{c.name: pl.lit(None) for c in recon_run.columns if c.name not in runs.columns}
             ),
         )
-        wh.ensure_tables(conn)
         insert_frame(conn, recon_break, _typed(frame))
     engine.dispose()
 
