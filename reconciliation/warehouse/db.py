@@ -77,9 +77,30 @@ def ensure_schema(engine: Engine) -> None:
     Raises:
         ReconError: the warehouse cannot be reached, or its schema is not this code's.
     """
+    if _at_head(engine):
+        return
     from reconciliation.warehouse.migrate import ensure_current  # migrate uses this module
 
     ensure_current(engine)
+
+
+def _at_head(engine: Engine) -> bool:
+    """Whether the warehouse is plainly at this code's head: one query, no Alembic.
+
+    Anything else (no version table, another revision, a database error)
+    returns False and leaves the answer to ``migrate.ensure_current``,
+    which says what is wrong in one sentence.
+    """
+    from reconciliation.warehouse.migrations import HEAD, VERSION_TABLE
+
+    try:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table("recon_run"):
+                return False
+            revisions = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+    except sa.exc.SQLAlchemyError:
+        return False
+    return list(revisions) == [HEAD]
 
 
 class Warehouse:
