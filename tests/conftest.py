@@ -12,6 +12,7 @@ skipping what it was meant to test (docs/decisions.md, "Tests and services").
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import os
@@ -141,8 +142,15 @@ def _hash_key() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A throwaway PostgreSQL database for the test session, dropped afterwards."""
+    with throwaway_pg_database("recon_test") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def throwaway_pg_database(prefix: str) -> Iterator[str]:
+    """A PostgreSQL database of its own (``<prefix>_<random>``), dropped with its sessions after."""
     require_service("postgres")
-    name = f"recon_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))

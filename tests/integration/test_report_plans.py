@@ -16,7 +16,6 @@ statement timeout.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
@@ -31,9 +30,9 @@ from reconciliation.config import settings_from_dict
 from reconciliation.generate import generate
 from reconciliation.pipeline import run_day
 from reconciliation.reports import write_run_reports
-from reconciliation.warehouse.db import dispose_all, engine_for
+from reconciliation.warehouse.db import engine_for
 from reconciliation.warehouse.migrate import upgrade
-from tests.conftest import PG_ADMIN_URL, require_service
+from tests.conftest import throwaway_pg_database
 
 pytestmark = pytest.mark.postgres
 
@@ -50,13 +49,7 @@ TIMEOUT_MS = 60_000
 @pytest.fixture(scope="module")
 def stale_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     """A database of its own holding one ~300k-record run, its statistics as if never analyzed."""
-    require_service("postgres")
-    name = f"recon_plans_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
+    with throwaway_pg_database("recon_plans") as url:
         engine = engine_for(url)
         upgrade(engine)
         with engine.begin() as conn:
@@ -71,13 +64,6 @@ def stale_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
         assert outcome.status == "SUCCEEDED", outcome.error
         forget_statistics(engine)
         yield url, int(outcome.run_id)
-    finally:
-        dispose_all()
-        with admin.connect() as conn:
-            conn.execute(sa.text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 def forget_statistics(engine: sa.Engine) -> None:
