@@ -345,7 +345,9 @@ def test_worker_killed_during_reconcile_retry_completes_without_partial_or_dupli
     from reconciliation.warehouse.schema import recon_record, recon_run
 
     day = date(2026, 10, 19)
-    stack.deliver(stack.generate("killed", ["KILL"], day, records=5000, seed=8))
+    # Big enough that the reconcile (which reuses the gate's parse) is surely still at work
+    # when the kill lands: a task that finished first would leave nothing to retry.
+    stack.deliver(stack.generate("killed", ["KILL"], day, records=60000, seed=8))
     run_id = api.trigger({"business_date": str(day), "sponsors": ["KILL"], "wait_minutes": 0})
     api.wait_for_state(run_id, ("sponsor_day.reconcile", 0), ("running",), timeout=300)
     [ti] = [t for t in api.task_instances(run_id) if t["task_id"] == "sponsor_day.reconcile"]
