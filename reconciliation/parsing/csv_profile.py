@@ -32,9 +32,9 @@ from reconciliation.errors import FileRejected
 from reconciliation.parsing import fields as F
 from reconciliation.parsing.datetimes import local_datetimes
 from reconciliation.parsing.reading import (
+    ChunkParser,
     LineFile,
     LineTooLong,
-    line_offset,
     open_input,
     prefetch,
     too_long,
@@ -54,7 +54,7 @@ FIRST_LINE_BYTES = 64 << 10
 UNMAPPED_BYTES = 256
 
 
-class _CsvParser:
+class _CsvParser(ChunkParser):
     """Parses one CSV profile file."""
 
     def __init__(self, path: Path, identity: FileIdentity, profile: CsvProfile, sink: RecordSink) -> None:
@@ -163,19 +163,7 @@ class _CsvParser:
         by_column = {at: name for name, at in self.index.items()}
         return [by_column.get(i) for i in range(self.width)]
 
-    def _prefix(self, chunk: bytes, first: int, index: int) -> None:
-        if index:
-            self._chunk(chunk[: line_offset(chunk, index)], first)
 
-    def _check(self, chunk: bytes, first: int) -> CheckedChunk:
-        """Split, check and validate one chunk of whole lines starting at line ``first``."""
-        checked = self._consume(self._prepare(chunk, first), chunk, first, keep=True)
-        assert checked is not None
-        return checked
-
-    def _chunk(self, chunk: bytes, first: int) -> None:
-        """Check the lines above a problem (an earlier problem wins); nothing is kept."""
-        self._consume(self._prepare(chunk, first), chunk, first, keep=False)
 
     def _prepare(self, chunk: bytes, first: int) -> pl.DataFrame:
         """The chunk's rows as String columns, the canonical fields named; structure checked."""

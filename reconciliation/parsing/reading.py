@@ -20,6 +20,7 @@ from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 from reconciliation.errors import FileRejected
 from reconciliation.parsing.result import CheckedChunk
@@ -322,3 +323,34 @@ def describe(kind: str | None, *, empty_line: bool = False) -> str:
     if re.fullmatch(r"[A-Za-z0-9]{1,4}", kind):
         return f"a record of type '{kind}'"
     return "an unrecognized record"
+
+
+class ChunkParser:
+    """What both layouts' parsers do with a chunk of whole lines, given how they prepare and consume one.
+
+    ``_prepare`` splits a chunk and checks its structure; ``_consume``
+    checks its fields and, when ``keep``, converts its records. A problem
+    found inside a chunk first checks the lines above it (``_prefix``), so
+    the file's earliest problem is the one reported.
+    """
+
+    def _prepare(self, chunk: bytes, first: int) -> pl.DataFrame:
+        raise NotImplementedError
+
+    def _consume(self, frame: pl.DataFrame, chunk: bytes, first: int, *, keep: bool) -> CheckedChunk | None:
+        raise NotImplementedError
+
+    def _check(self, chunk: bytes, first: int) -> CheckedChunk:
+        """Split, check and validate one chunk of whole lines starting at line ``first``."""
+        checked = self._consume(self._prepare(chunk, first), chunk, first, keep=True)
+        assert checked is not None
+        return checked
+
+    def _chunk(self, chunk: bytes, first: int) -> None:
+        """Check the lines above a problem (an earlier problem wins); nothing is kept."""
+        self._consume(self._prepare(chunk, first), chunk, first, keep=False)
+
+    def _prefix(self, chunk: bytes, first: int, index: int) -> None:
+        """Check the lines of ``chunk`` above line ``index`` (an earlier problem wins)."""
+        if index:
+            self._chunk(chunk[: line_offset(chunk, index)], first)

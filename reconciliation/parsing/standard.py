@@ -28,11 +28,11 @@ from reconciliation.errors import FileRejected
 from reconciliation.parsing import fields as F
 from reconciliation.parsing.outer import LONGEST_OUTER, ControlTotals, OuterRecords
 from reconciliation.parsing.reading import (
+    ChunkParser,
     LineFile,
     LineTooLong,
     describe,
     first_non_ascii,
-    line_offset,
     open_input,
     prefetch,
     too_long,
@@ -55,7 +55,7 @@ def longest_record(side: str) -> int:
     return max(detail, LONGEST_OUTER) + 1
 
 
-class _StandardParser:
+class _StandardParser(ChunkParser):
     """Parses one standard file; state lives only for the duration of ``run``."""
 
     def __init__(self, path: Path, identity: FileIdentity, sink: RecordSink) -> None:
@@ -115,15 +115,6 @@ class _StandardParser:
                 self.reject(3 + rows, self.too_long)
         return rows
 
-    def _check(self, chunk: bytes, first: int) -> CheckedChunk:
-        """Split, check, total and validate one chunk of whole D lines starting at line ``first``."""
-        checked = self._consume(self._prepare(chunk, first), chunk, first, keep=True)
-        assert checked is not None
-        return checked
-
-    def _chunk(self, chunk: bytes, first: int) -> None:
-        """Check and total the lines above a problem (an earlier problem wins); nothing is kept."""
-        self._consume(self._prepare(chunk, first), chunk, first, keep=False)
 
     def _prepare(self, chunk: bytes, first: int) -> pl.DataFrame:
         """The chunk's D records as String columns plus ``line_number``; structure checked."""
@@ -162,11 +153,6 @@ class _StandardParser:
         if valid:  # every record is in ``good``, amounts already converted
             self.totals.add(good, pl.col("miles"), pl.col("dollars"), 2)
         return CheckedChunk(frame.height, good, self._rejected(bad))
-
-    def _prefix(self, chunk: bytes, first: int, index: int) -> None:
-        """Check the lines of ``chunk`` above line ``index`` (an earlier problem wins)."""
-        if index:
-            self._chunk(chunk[: line_offset(chunk, index)], first)
 
     def _line_problem(self, line: bytes, kind: str | None) -> str:
         if kind == "D":
