@@ -28,6 +28,7 @@ from reconciliation.errors import FileRejected, ReconError, WarehouseError
 from reconciliation.matching.checks import Rates, named_by_reversals
 from reconciliation.matching.engine import MatchParams, MatchResult, reconcile
 from reconciliation.matching.limit import limit_breaks
+from reconciliation.matching.sources import MATCH_COLUMNS
 from reconciliation.parsing import ParsedFile, parse_file
 from reconciliation.privacy import CollectorHasher
 from reconciliation.quality.context import preload
@@ -41,6 +42,7 @@ from reconciliation.runtime import failpoint, release_memory
 from reconciliation.warehouse import runs
 from reconciliation.warehouse import summary as summaries
 from reconciliation.warehouse.attempts import record_attempt, record_failure, write_quality
+from reconciliation.warehouse.bulk import Rows
 from reconciliation.warehouse.context import load_context, stale_later_dates
 from reconciliation.warehouse.db import Warehouse, write_transaction
 from reconciliation.warehouse.failures import briefly, database_errors, one_line
@@ -369,9 +371,9 @@ def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
     breaks = insert_breaks(conn, result.breaks, run_id=run_id, sponsor=sponsor,
                            previous_runs=ctx.previous_runs, now=now)
     pending = breaks.filter(pl.col("status") == "PENDING", pl.col("record_rid").is_not_null())
-    rids = pending.get_column("record_rid")  # ``rid`` is the candidates' row index: gather, never join
     runs.write_results(conn, run_id, sponsor, day, matches=result.matches, rejected=rejected,
-                       records=records, pending=result.cands.select(pl.all().gather(rids)).with_columns(
+                       records=_day_records(result),
+                       pending=result.records(pending.get_column("record_rid")).with_columns(
                            break_id=pending.get_column("break_id")))
     limit = limit_breaks(conn, sponsor, day, settings.timezone, settings.daily_limit)
     limit_rows = insert_breaks(conn, limit, run_id=run_id, sponsor=sponsor, previous_runs=[],
@@ -392,14 +394,29 @@ def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
 def _match(parsed: dict[str, ParsedFile], ctx: Any, params: MatchParams) -> MatchResult:
     """Run the matching on the day's records, read from where the parse left them.
 
-    Only the candidates outlive this call: the frames read for it are
-    released before the write begins.
+    Of spilled records only the columns matching reads come into memory
+    (``MATCH_COLUMNS``); the rest are gathered from the Parquet files for the
+    few records that need them. Only the candidates outlive this call.
     """
-    partner, platform = parsed[PARTNER].frame(), parsed[PLATFORM].frame()
-    result = reconcile(partner, platform, ctx.pending, ctx.history, params)
+    spilled = {s: p.records_path for s, p in parsed.items() if p.records is None and p.records_path}
+    partner, platform = (parsed[s].frame(*MATCH_COLUMNS) if s in spilled else parsed[s].frame()
+                         for s in (PARTNER, PLATFORM))
+    result = reconcile(partner, platform, ctx.pending, ctx.history, params, spilled)
     del partner, platform
     release_memory()
     return result
+
+
+def _day_records(result: MatchResult) -> list[Rows]:
+    """This day's records of each side with their disposition, from where matching found them.
+
+    A side's records are one run of candidates (``rid`` order is its line
+    order), so its dispositions are a slice of the column, never a join.
+    """
+    disposition = result.cands.get_column("disposition")
+    return [Rows(seg.frame if seg.frame is not None else seg.path,  # type: ignore[arg-type]
+                 disposition.slice(seg.start, seg.length).to_frame())
+            for seg in result.source.segments if not seg.pending]
 
 
 def _reports(engine: Engine, settings: Settings, outcome: RunOutcome) -> None:

@@ -9,31 +9,50 @@ first use and shared by the rules that read them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 import polars as pl
 
 from reconciliation.matching import checks, pairing
 from reconciliation.matching.pairing import mask
 from reconciliation.matching.params import MatchParams
-from reconciliation.records import ORIGIN_SYSTEM, PARTNER, PLATFORM, RECORD_SCHEMA, REDEEM, REVERSE
+from reconciliation.matching.sources import MATCH_COLUMNS, RecordSource, Segment
+from reconciliation.records import ORIGIN_SYSTEM, PARTNER, PLATFORM, REDEEM, REVERSE
 
 
-def build_candidates(partner: pl.DataFrame, platform: pl.DataFrame, pending: pl.DataFrame) -> pl.DataFrame:
-    """Pending and this day's records of both sides, ``rid`` in (side, business date, line) order."""
-    parts = []
-    names = RECORD_SCHEMA.names()
+def build_candidates(partner: pl.DataFrame, platform: pl.DataFrame, pending: pl.DataFrame,
+                     spilled: Mapping[str, Path] | None = None) -> tuple[pl.DataFrame, RecordSource]:
+    """Pending and this day's records of both sides, ``rid`` in (side, business date, line) order.
+
+    Only ``MATCH_COLUMNS`` are kept; the returned source gathers the others by
+    ``rid``. A side in ``spilled`` has its full records in that Parquet file,
+    in line order (its frame here may hold ``MATCH_COLUMNS`` only); any other
+    side's frame holds full records.
+    """
+    parts, segments = [], []
+    start = 0
     for side, today in ((PARTNER, partner), (PLATFORM, platform)):
         if pending.height:
             mine = pending.filter(pl.col("side") == side).sort("business_date", "line_number")
-            parts.append(mine.select(*names, "pending_break_id").with_columns(is_pending=pl.lit(True)))
+            parts.append(mine.select(*MATCH_COLUMNS, "pending_break_id").with_columns(
+                is_pending=pl.lit(True)))
+            segments.append(Segment(side, True, start, mine.height, frame=mine))
+            start += mine.height
+        path = (spilled or {}).get(side)
         if not today.get_column("line_number").is_sorted():
+            if path is not None:
+                raise ValueError(f"the spilled {side.lower()} records are not in line order")
             today = today.sort("business_date", "line_number")
-        parts.append(today.select(names).with_columns(
+        parts.append(today.select(MATCH_COLUMNS).with_columns(
             pending_break_id=pl.lit(None, dtype=pl.Int64), is_pending=pl.lit(False)))
+        segments.append(Segment(side, False, start, today.height, frame=None if path else today,
+                                path=path))
+        start += today.height
     cands = pl.concat(parts, how="vertical_relaxed")
-    return cands.with_row_index("rid").with_columns(pl.col("rid").cast(pl.Int64))
+    return cands.with_row_index("rid").with_columns(pl.col("rid").cast(pl.Int64)), RecordSource(tuple(segments))
 
 
 def _refunds(cands: pl.DataFrame, paired_q: pl.Series) -> pl.DataFrame:
@@ -58,8 +77,10 @@ class Candidates:
     """One run's candidates, paired and settled; the input of every break rule.
 
     Attributes:
-        frame: The candidates: RECORD_SCHEMA plus ``rid``, ``pending_break_id``,
-            ``is_pending``, the financial flags and ``dup``/``dup_ordinal``.
+        frame: The candidates: ``sources.MATCH_COLUMNS`` but ``response_code``,
+            plus ``rid``, ``pending_break_id``, ``is_pending``, the financial
+            flags and ``dup``/``dup_ordinal``.
+        source: Their full records, gathered by ``rid``.
         history: The sponsor's earlier records that reversal look-ups may find.
         pairs: Every pair of steps 2-3 (``p_rid``, ``q_rid``, ``rule``).
         successful: The pairs whose partner record succeeded (step 6 compares them).
@@ -71,6 +92,7 @@ class Candidates:
     """
 
     frame: pl.DataFrame
+    source: RecordSource
     history: pl.DataFrame
     pairs: pl.DataFrame
     successful: pl.DataFrame
@@ -80,12 +102,19 @@ class Candidates:
 
     @classmethod
     def build(cls, partner: pl.DataFrame, platform: pl.DataFrame, pending: pl.DataFrame,
-              history: pl.DataFrame, params: MatchParams) -> Candidates:
-        """Steps 1-5: mark duplicates, pair by key then fallback, settle refunds."""
-        cands = pairing.mark_duplicates(pairing.classify(build_candidates(partner, platform, pending)))
+              history: pl.DataFrame, params: MatchParams,
+              spilled: Mapping[str, Path] | None = None) -> Candidates:
+        """Steps 1-5: mark duplicates, pair by key then fallback, settle refunds.
+
+        ``spilled`` names the Parquet files holding a side's full records
+        (``build_candidates``).
+        """
+        cands, source = build_candidates(partner, platform, pending, spilled)
+        # The response code is only read as the flags it gives.
+        cands = pairing.mark_duplicates(pairing.classify(cands)).drop("response_code")
         n = cands.height
         key = pairing.key_pairs(cands)
-        fallback = pairing.fallback_pairs(cands, mask(n, key["q_rid"]), params.tolerance)
+        fallback = pairing.fallback_pairs(cands, mask(n, key["q_rid"]), params.tolerance, source)
         pairs = pl.concat([key, fallback])
         unknown_p = cands.get_column("unknown").gather(pairs["p_rid"])
         paired_q = mask(n, pairs["q_rid"])
@@ -93,6 +122,7 @@ class Candidates:
         unknown = pairs.filter(unknown_p).join(refunds, on="q_rid", how="left")
         return cls(
             frame=cands,
+            source=source,
             history=history,
             pairs=pairs,
             successful=pairs.filter(~unknown_p),

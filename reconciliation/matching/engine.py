@@ -14,16 +14,20 @@ breaks are ever widened to all their fields.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 
 from reconciliation.breaktypes import INITIAL_STATUS, SEVERITY
 from reconciliation.matching import outcomes
-from reconciliation.matching.breaks import fmt
+from reconciliation.matching.breaks import fmt, with_details
 from reconciliation.matching.candidates import Candidates
 from reconciliation.matching.params import MatchParams as MatchParams  # re-exported for callers
 from reconciliation.matching.rules import RULES
+from reconciliation.matching.sources import RecordSource
+from reconciliation.records import RECORD_SCHEMA
 
 
 @dataclass
@@ -34,7 +38,9 @@ class MatchResult:
         cands: The candidates with ``rid``, flags, ``is_pending`` and
             ``disposition`` (MATCHED, SETTLED, BREAK, DUPLICATE or DECLINED for
             this day's records; null for re-entering pending ones, which keep
-            their earlier place).
+            their earlier place). Only the columns matching reads: ``source``
+            gathers the full records.
+        source: The candidates' full records, by ``rid``.
         matches: One row per pair and per settled auto-refund (recon_match columns).
         breaks: New breaks (BREAK_SCHEMA plus break_key, severity, status).
         pending_updates: ``break_id``, ``new_status`` and ``resolution`` for
@@ -42,6 +48,7 @@ class MatchResult:
     """
 
     cands: pl.DataFrame
+    source: RecordSource
     matches: pl.DataFrame
     breaks: pl.DataFrame
     pending_updates: pl.DataFrame
@@ -51,9 +58,14 @@ class MatchResult:
         """``rid`` and ``disposition`` of this day's records."""
         return self.cands.filter(~pl.col("is_pending")).select("rid", "disposition")
 
+    def records(self, rids: pl.Series) -> pl.DataFrame:
+        """The full records (RECORD_SCHEMA) of the candidates at ``rids``."""
+        return self.source.gather(rids, RECORD_SCHEMA.names())
+
 
 def reconcile(partner: pl.DataFrame, platform: pl.DataFrame, pending: pl.DataFrame,
-              history: pl.DataFrame, params: MatchParams) -> MatchResult:
+              history: pl.DataFrame, params: MatchParams,
+              spilled: Mapping[str, Path] | None = None) -> MatchResult:
     """Match and classify one sponsor-day.
 
     Args:
@@ -65,11 +77,14 @@ def reconcile(partner: pl.DataFrame, platform: pl.DataFrame, pending: pl.DataFra
             (REFERENCE_COLUMNS plus ``disposition`` and ``response_code``);
             only those whose numbers this run's REVERSEs name are ever read.
         params: Run parameters.
+        spilled: Side -> the Parquet file holding that side's full records in
+            line order; such a side's frame needs only ``sources.MATCH_COLUMNS``.
+            A side not named here passes its full records.
     """
-    c = Candidates.build(partner, platform, pending, history, params)
+    c = Candidates.build(partner, platform, pending, history, params, spilled)
     breaks = pl.concat([rule.check(c, params) for rule in RULES])
     cands = c.frame.with_columns(disposition=outcomes.dispositions(c))
-    return MatchResult(cands, outcomes.matches(c), finish(breaks, params),
+    return MatchResult(cands, c.source, outcomes.matches(c), with_details(finish(breaks, params), c.source),
                        outcomes.pending_updates(c, params))
 
 

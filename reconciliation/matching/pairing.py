@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import polars as pl
 
+from reconciliation.matching.sources import RecordSource
 from reconciliation.records import PARTNER, PLATFORM, SUCCESS_CODES
 
 KEY = ["side", "txn_type", "confirmation_number"]
@@ -105,7 +106,8 @@ def key_pairs(cands: pl.DataFrame) -> pl.DataFrame:
                         ).with_columns(rule=pl.lit("KEY"))
 
 
-def fallback_pairs(cands: pl.DataFrame, taken: pl.Series, tolerance: timedelta) -> pl.DataFrame:
+def fallback_pairs(cands: pl.DataFrame, taken: pl.Series, tolerance: timedelta,
+                   source: RecordSource) -> pl.DataFrame:
     """Step 3: partner records without a confirmation number, by store/device/trace and time.
 
     Each partner record (in business date, line order) takes the nearest
@@ -116,18 +118,23 @@ def fallback_pairs(cands: pl.DataFrame, taken: pl.Series, tolerance: timedelta) 
         cands: Classified candidates with ``dup``.
         taken: Boolean mask of platform records already paired by key.
         tolerance: Largest allowed |partner_datetime - platform_datetime|.
+        source: The candidates' full records: the store, device and trace
+            ids are gathered only for the records that may pair here.
     """
-    keys = ["txn_type", "store_id", "device_id", "trace_id"]
+    ids = ("store_id", "device_id", "trace_id")
+    keys = ["txn_type", *ids]
     narrow = cands.select("rid", "side", "confirmation_number", "success", "unknown", "dup", "ts",
-                          *keys).with_columns(taken=taken)
+                          "txn_type").with_columns(taken=taken)
     partner = narrow.filter(
         (pl.col("side") == PARTNER) & ~pl.col("dup") & pl.col("confirmation_number").is_null()
         & (pl.col("success") | pl.col("unknown"))
-    ).select(*keys, p_rid="rid", p_ts="ts")
+    ).select("txn_type", p_rid="rid", p_ts="ts")
     if partner.height == 0:
         return pl.DataFrame(schema={"p_rid": pl.Int64, "q_rid": pl.Int64, "rule": pl.String})
     platform = narrow.filter((pl.col("side") == PLATFORM) & ~pl.col("dup") & ~pl.col("taken")).select(
-        *keys, q_rid="rid", q_ts="ts")
+        "txn_type", q_rid="rid", q_ts="ts")
+    partner = pl.concat([partner, source.gather(partner["p_rid"], ids)], how="horizontal")
+    platform = pl.concat([platform, source.gather(platform["q_rid"], ids)], how="horizontal")
     tol_us = int(tolerance / timedelta(microseconds=1))
     cand = (
         partner.join(platform, on=keys, how="inner")

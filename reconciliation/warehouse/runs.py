@@ -8,6 +8,7 @@ back as a whole); reads take any connection.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -15,6 +16,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
+from reconciliation.warehouse.bulk import Rows, insert_rows
 from reconciliation.warehouse.db import analyze, insert_frame
 from reconciliation.warehouse.failures import database_errors
 from reconciliation.warehouse.schema import (
@@ -58,7 +60,7 @@ def break_totals(conn: Connection, run_id: int) -> dict[str, tuple[int, Decimal]
 
 
 def write_results(conn: Connection, run_id: int, sponsor: str, day: date, *, matches: pl.DataFrame,
-                  rejected: pl.DataFrame, records: pl.DataFrame, pending: pl.DataFrame) -> None:
+                  rejected: pl.DataFrame, records: Sequence[Rows], pending: pl.DataFrame) -> None:
     """Bulk-load a run's matches, rejected records, usable records and the records behind PENDING breaks.
 
     Args:
@@ -68,14 +70,17 @@ def write_results(conn: Connection, run_id: int, sponsor: str, day: date, *, mat
         day: Its business date.
         matches: ``recon_match`` columns but the run's.
         rejected: ``recon_rejected_record`` columns but ``run_id``.
-        records: This day's usable records with ``disposition``.
+        records: This day's usable records, each part with its ``disposition``
+            (loaded from where the parse left them: ``bulk.insert_rows``).
         pending: Full records of the PENDING breaks, with ``break_id``.
     """
     ids = pl.lit(run_id, dtype=pl.Int64)
     insert_frame(conn, recon_match, matches.with_columns(
         run_id=ids, sponsor_code=pl.lit(sponsor), business_date=pl.lit(day)))
     insert_frame(conn, recon_rejected_record, rejected.with_columns(run_id=ids))
-    insert_frame(conn, recon_record, records.with_columns(run_id=ids))
+    for part in records:
+        constants = {**part.constants, "run_id": run_id}
+        insert_rows(conn, recon_record, Rows(part.records, part.decided, constants))
     insert_frame(conn, recon_pending_record, pending.with_columns(run_id=ids))
 
 

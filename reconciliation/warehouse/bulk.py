@@ -1,0 +1,105 @@
+"""Loading a day's records where they already are: from the parse's Parquet, not through Python.
+
+A run's ``recon_record`` rows are the parsed records plus the place matching
+gave each. The records are already on disk as Parquet (the parse spilled
+them there), so the warehouse reads them from that file and only the
+columns the run decided travel from memory: DuckDB inserts straight from
+``read_parquet`` joined by position with the decided columns; PostgreSQL
+and other databases take the file in slices through ``insert_frame``
+(``COPY`` on PostgreSQL). The day is never one frame in this process, and
+DuckDB writes its row groups to the database file as they fill instead of
+holding a copy until the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from reconciliation.warehouse.db import _duckdb, insert_frame, is_duckdb
+
+#: Rows read from the Parquet file per slice when the database is not DuckDB.
+SLICE = 250_000
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Rows to load: records (a frame, or a Parquet file of them) plus columns decided for them.
+
+    Attributes:
+        records: The records, in memory or as the Parquet file holding them.
+        decided: Columns for the same rows in the same order (e.g. ``disposition``).
+        constants: Columns with one value for every row (e.g. ``run_id``).
+    """
+
+    records: pl.DataFrame | Path
+    decided: pl.DataFrame
+    constants: dict[str, Any] = field(default_factory=dict)
+
+
+def insert_rows(conn: Connection, table: sa.Table, rows: Rows) -> int:
+    """Bulk-insert ``rows`` into ``table`` inside the connection's transaction.
+
+    Returns:
+        The number of rows written.
+    """
+    if rows.decided.height == 0:
+        return 0
+    if isinstance(rows.records, Path) and is_duckdb(conn):
+        return _duckdb_from_parquet(conn, table, rows.records, rows.decided, rows.constants)
+    written = 0
+    for part in _slices(rows):
+        written += insert_frame(conn, table, part)
+    return written
+
+
+def _slices(rows: Rows) -> Iterator[pl.DataFrame]:
+    """The rows with their decided and constant columns, a slice at a time."""
+    constants = [pl.lit(value).alias(name) for name, value in rows.constants.items()]
+    if isinstance(rows.records, pl.DataFrame):
+        yield pl.concat([rows.records, rows.decided], how="horizontal").with_columns(constants)
+        return
+    import pyarrow.parquet as pq
+
+    start = 0
+    for batch in pq.ParquetFile(rows.records).iter_batches(batch_size=SLICE):
+        part = pl.from_arrow(batch)
+        assert isinstance(part, pl.DataFrame)
+        yield pl.concat([part, rows.decided.slice(start, part.height)], how="horizontal").with_columns(
+            constants)
+        start += part.height
+    if start != rows.decided.height:
+        raise ValueError(f"{rows.records.name} holds {start} records, not {rows.decided.height}")
+
+
+def _duckdb_from_parquet(conn: Connection, table: sa.Table, path: Path, decided: pl.DataFrame,
+                         constants: dict[str, Any]) -> int:
+    """``INSERT … SELECT`` from the Parquet file, joined by position with the decided columns."""
+    raw = _duckdb(conn)
+    view = f"_decided_{table.name}"
+    names = [c.name for c in table.columns]
+    select = [f'd."{n}"' if n in decided.columns else "?" if n in constants else f'r."{n}"' for n in names]
+    params = [constants[n] for n in names if n in constants and n not in decided.columns]
+    quoted = ", ".join(f'"{n}"' for n in names)
+    raw.register(view, decided.to_arrow(compat_level=pl.CompatLevel.newest()))
+    try:
+        source = str(path).replace("'", "''")
+        counted = raw.execute(f"SELECT count(*) FROM read_parquet('{source}')").fetchall()[0][0]
+        if counted != decided.height:
+            raise ValueError(f"{path.name} holds {counted} records, not {decided.height}")
+        raw.execute(
+            f'INSERT INTO "{table.name}" ({quoted}) '
+            f"SELECT {', '.join(select)} FROM read_parquet('{source}') r POSITIONAL JOIN {view} d",
+            params)
+    finally:
+        raw.unregister(view)
+    return decided.height
+
+
+__all__ = ["SLICE", "Rows", "insert_rows"]
