@@ -52,7 +52,8 @@ def build_candidates(partner: pl.DataFrame, platform: pl.DataFrame, pending: pl.
                                 path=path))
         start += today.height
     cands = pl.concat(parts, how="vertical_relaxed")
-    return cands.with_row_index("rid").with_columns(pl.col("rid").cast(pl.Int64)), RecordSource(tuple(segments))
+    cands = cands.with_row_index("rid").with_columns(pl.col("rid").cast(pl.Int64))
+    return cands, RecordSource(tuple(segments))
 
 
 def _refunds(cands: pl.DataFrame, paired_q: pl.Series) -> pl.DataFrame:
