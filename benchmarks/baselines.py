@@ -258,17 +258,18 @@ def _wrap_context(owner: Any, name: str, stages: Stages, stage: str) -> bool:
 
 
 def _wrap_inserts(owners: list[Any], stages: Stages) -> None:
-    """Time each bulk insert by the table it writes (``insert:<table>``)."""
+    """Time each bulk insert (of a frame, or of rows from the parse's Parquet) by its table."""
     for owner in owners:
-        original = getattr(owner, "insert_frame", None)
-        if original is None:
-            continue
+        for name in ("insert_frame", "insert_rows"):
+            original = getattr(owner, name, None)
+            if original is None:
+                continue
 
-        def timed(conn: Any, table: Any, frame: Any, _original: Any = original) -> Any:
-            with stages.stage(f"insert:{table.name}"):
-                return _original(conn, table, frame)
+            def timed(conn: Any, table: Any, frame: Any, _original: Any = original) -> Any:
+                with stages.stage(f"insert:{table.name}"):
+                    return _original(conn, table, frame)
 
-        owner.insert_frame = timed
+            setattr(owner, name, timed)
 
 
 def found_vs_truth(url: str, inbox: Path) -> dict[str, Any]:

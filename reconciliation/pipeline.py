@@ -16,6 +16,7 @@ by the run or handed to it; nothing is cached in the process.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,9 @@ from reconciliation.warehouse.writer import (
 )
 
 log = logging.getLogger(__name__)
+
+#: The candidates' columns the write reads.
+WRITE_COLUMNS = ("rid", "side", "txn_type", "miles", "dollars", "is_pending", "disposition")
 
 
 def warehouse(settings: Settings) -> Engine:
@@ -403,6 +407,9 @@ def _match(parsed: dict[str, ParsedFile], ctx: Any, params: MatchParams) -> Matc
                          for s in (PARTNER, PLATFORM))
     result = reconcile(partner, platform, ctx.pending, ctx.history, params, spilled)
     del partner, platform
+    # The write reads only these of the candidates (dispositions, the summary's totals): the keys,
+    # times and flags are dropped before the warehouse takes its share of memory.
+    result = replace(result, cands=result.cands.select(WRITE_COLUMNS))
     release_memory()
     return result
 

@@ -71,7 +71,8 @@ def dispositions(c: Candidates) -> pl.Series:
         "MATCHED": pl.lit(matched),
         "DECLINED": pl.col("declined") | pl.col("unknown"),
     }
-    places = pl.Series("disposition", [*tests, "UNPLACED"])
+    names = [*tests, "UNPLACED"]
+    places = pl.Series("disposition", names, dtype=pl.Enum(names))  # one byte a record, not a string
     code: Any = pl.when(pl.col("is_pending")).then(pl.lit(None, dtype=pl.UInt8))
     for number, test in enumerate(tests.values()):
         code = code.when(test).then(pl.lit(number, dtype=pl.UInt8))
