@@ -63,19 +63,26 @@ def _slices(rows: Rows) -> Iterator[pl.DataFrame]:
     """The rows with their decided and constant columns, a slice at a time."""
     constants = [pl.lit(value).alias(name) for name, value in rows.constants.items()]
     if isinstance(rows.records, pl.DataFrame):
+        _same_length(rows.records.height, rows.decided.height, "the records")
         yield pl.concat([rows.records, rows.decided], how="horizontal").with_columns(constants)
         return
     import pyarrow.parquet as pq
 
+    source = pq.ParquetFile(rows.records)
+    _same_length(source.metadata.num_rows, rows.decided.height, rows.records.name)
     start = 0
-    for batch in pq.ParquetFile(rows.records).iter_batches(batch_size=SLICE):
+    for batch in source.iter_batches(batch_size=SLICE):
         part = pl.from_arrow(batch)
         assert isinstance(part, pl.DataFrame)
         yield pl.concat([part, rows.decided.slice(start, part.height)], how="horizontal").with_columns(
             constants)
         start += part.height
-    if start != rows.decided.height:
-        raise ValueError(f"{rows.records.name} holds {start} records, not {rows.decided.height}")
+
+
+def _same_length(records: int, decided: int, what: str) -> None:
+    """Refuse to join by position columns that are not of one length (nothing is written)."""
+    if records != decided:
+        raise ValueError(f"{what} holds {records} records, not {decided}")
 
 
 def _duckdb_from_parquet(conn: Connection, table: sa.Table, path: Path, decided: pl.DataFrame,
@@ -91,8 +98,7 @@ def _duckdb_from_parquet(conn: Connection, table: sa.Table, path: Path, decided:
     try:
         source = str(path).replace("'", "''")
         counted = raw.execute(f"SELECT count(*) FROM read_parquet('{source}')").fetchall()[0][0]
-        if counted != decided.height:
-            raise ValueError(f"{path.name} holds {counted} records, not {decided.height}")
+        _same_length(counted, decided.height, path.name)
         raw.execute(
             f'INSERT INTO "{table.name}" ({quoted}) '
             f"SELECT {', '.join(select)} FROM read_parquet('{source}') r POSITIONAL JOIN {view} d",
