@@ -86,15 +86,15 @@ def key_pairs(cands: pl.DataFrame) -> pl.DataFrame:
     Returns:
         Frame of ``p_rid``, ``q_rid`` with ``rule`` = KEY.
     """
-    narrow = cands.select("rid", *KEY, "success", "dup").filter(
-        ~pl.col("dup") & pl.col("confirmation_number").is_not_null())
-    partner = narrow.filter((pl.col("side") == PARTNER) & pl.col("success")).select(
+    usable = ~pl.col("dup") & pl.col("confirmation_number").is_not_null()
+    partner = cands.lazy().filter(usable & (pl.col("side") == PARTNER) & pl.col("success")).select(
         "txn_type", "confirmation_number", p_rid="rid")
-    platform = narrow.filter(pl.col("side") == PLATFORM).select(
+    platform = cands.lazy().filter(usable & (pl.col("side") == PLATFORM)).select(
         "txn_type", "confirmation_number", q_rid="rid")
-    # Streamed: at 10 million records a side this join is 1.6x faster and
-    # smaller than in memory; the streaming engine does not keep row order.
-    pairs = partner.lazy().join(platform.lazy(), on=["txn_type", "confirmation_number"], how="inner")
+    # Streamed, filters included: at 10 million records a side this join is
+    # 1.6x faster than in memory, and neither side is copied whole before it;
+    # the streaming engine does not keep row order.
+    pairs = partner.join(platform, on=["txn_type", "confirmation_number"], how="inner")
     found = pairs.select("p_rid", "q_rid").collect(engine="streaming")
     # Back in partner order without a sort: duplicates are excluded, so each
     # partner record has at most one pair, and its platform record can be
