@@ -7,9 +7,11 @@ and writing happen inside one write transaction, so concurrent runs never
 see each other half-done and a run that dies leaves nothing behind.
 
 The data path streams: each file is parsed into Parquet in the run's scratch
-directory (``run.workdir``), matching reads the records from there, and the
-warehouse takes its rows in bulk (DuckDB from Arrow, PostgreSQL by ``COPY``,
-then ``ANALYZE``). The warehouse is one explicit ``Warehouse`` object, opened
+directory (``run.workdir``), matching reads only the columns its rules
+compare from there (gathering the rest for the records that need them), and
+the warehouse loads ``recon_record`` from the same files with the
+dispositions matching decided (DuckDB reads the Parquet itself, PostgreSQL
+takes ``COPY`` slices, then ``ANALYZE``). The warehouse is one explicit ``Warehouse`` object, opened
 by the run or handed to it; nothing is cached in the process.
 """
 
