@@ -19,7 +19,7 @@ import polars as pl
 from reconciliation.matching import checks, pairing
 from reconciliation.matching.pairing import mask
 from reconciliation.matching.params import MatchParams
-from reconciliation.matching.sources import MATCH_COLUMNS, RecordSource, Segment
+from reconciliation.matching.sources import MATCH_COLUMNS, OUTCOME, RecordSource, Segment, outcome_code
 from reconciliation.records import ORIGIN_SYSTEM, PARTNER, PLATFORM, REDEEM, REVERSE
 
 
@@ -37,7 +37,7 @@ def build_candidates(partner: pl.DataFrame, platform: pl.DataFrame, pending: pl.
     for side, today in ((PARTNER, partner), (PLATFORM, platform)):
         if pending.height:
             mine = pending.filter(pl.col("side") == side).sort("business_date", "line_number")
-            parts.append(mine.select(*MATCH_COLUMNS, "pending_break_id").with_columns(
+            parts.append(_outcome(mine.select(*MATCH_COLUMNS, "pending_break_id")).with_columns(
                 is_pending=pl.lit(True)))
             segments.append(Segment(side, True, start, mine.height, frame=mine))
             start += mine.height
@@ -46,7 +46,7 @@ def build_candidates(partner: pl.DataFrame, platform: pl.DataFrame, pending: pl.
             if path is not None:
                 raise ValueError(f"the spilled {side.lower()} records are not in line order")
             today = today.sort("business_date", "line_number")
-        parts.append(today.select(MATCH_COLUMNS).with_columns(
+        parts.append(_outcome(today.select(MATCH_COLUMNS)).with_columns(
             pending_break_id=pl.lit(None, dtype=pl.Int64), is_pending=pl.lit(False)))
         segments.append(Segment(side, False, start, today.height, frame=None if path else today,
                                 path=path))
@@ -54,6 +54,13 @@ def build_candidates(partner: pl.DataFrame, platform: pl.DataFrame, pending: pl.
     cands = pl.concat(parts, how="vertical_relaxed")
     cands = cands.with_row_index("rid").with_columns(pl.col("rid").cast(pl.Int64))
     return cands, RecordSource(tuple(segments))
+
+
+def _outcome(records: pl.DataFrame) -> pl.DataFrame:
+    """The records with their response code as ``OUTCOME`` (read that way already when spilled)."""
+    if records.schema["response_code"] == OUTCOME:
+        return records
+    return records.with_columns(outcome_code())
 
 
 def _refunds(cands: pl.DataFrame, paired_q: pl.Series) -> pl.DataFrame:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import polars as pl
 
-from reconciliation.records import RECORD_SCHEMA
+from reconciliation.records import RECORD_SCHEMA, SUCCESS_CODES
 
 #: The record columns matching reads for every candidate.
 MATCH_COLUMNS = ("side", "business_date", "line_number", "txn_type", "confirmation_number",
@@ -30,6 +30,21 @@ MATCH_COLUMNS = ("side", "business_date", "line_number", "txn_type", "confirmati
 
 #: The record columns gathered only for the candidates that need them.
 DETAIL_COLUMNS = tuple(c for c in RECORD_SCHEMA.names() if c not in MATCH_COLUMNS)
+
+#: The response code as matching reads it: a success code, any other code, or null (no code).
+OUTCOME = pl.Enum([*SUCCESS_CODES, "OTHER"])
+
+
+def outcome_code(column: str = "response_code") -> pl.Expr:
+    """The response code as ``OUTCOME``: one byte a record instead of a string.
+
+    Matching only asks whether a code is a success code, another code, or
+    missing (spec §4's success, declined and unknown outcome), so the exact
+    declined code is not kept; the records written keep it.
+    """
+    code = pl.col(column)
+    known = code.replace_strict({c: c for c in SUCCESS_CODES}, default="OTHER", return_dtype=OUTCOME)
+    return pl.when(code.is_not_null()).then(known).alias(column)
 
 
 @dataclass(frozen=True)
@@ -86,4 +101,4 @@ class RecordSource:
         return asked.select("_i").join(found, on="_i", how="left", maintain_order="left").select(columns)
 
 
-__all__ = ["DETAIL_COLUMNS", "MATCH_COLUMNS", "RecordSource", "Segment"]
+__all__ = ["DETAIL_COLUMNS", "MATCH_COLUMNS", "OUTCOME", "RecordSource", "Segment", "outcome_code"]
