@@ -73,11 +73,35 @@ class Segment:
             return self.frame.select(pl.col(columns).gather(positions))
         if self.path is None:
             raise ValueError("a segment needs its records in memory or in a Parquet file")
-        # One streamed pass over the few columns asked for: only the wanted rows are kept.
-        wanted = pl.DataFrame({"_pos": positions.cast(pl.UInt32)})
-        found = pl.scan_parquet(self.path, row_index_name="_pos").select("_pos", *columns).join(
-            wanted.unique().lazy(), on="_pos", how="semi").collect(engine="streaming")
+        wanted = pl.DataFrame({"_pos": positions.cast(pl.Int64)})
+        found = _take_from_parquet(self.path, wanted["_pos"].unique().sort(), columns)
         return wanted.join(found, on="_pos", how="left", maintain_order="left").select(columns)
+
+
+def _take_from_parquet(path: Path, positions: pl.Series, columns: Sequence[str]) -> pl.DataFrame:
+    """``_pos`` and ``columns`` of the rows at sorted, distinct ``positions`` of a Parquet file.
+
+    One row group is decoded at a time and only its wanted rows are kept, so
+    memory follows the rows asked for, not the file (a streamed scan with a
+    row index and a semi join held about 0.2 GB per million records).
+    """
+    import pyarrow.parquet as pq
+
+    source = pq.ParquetFile(path)
+    parts = []
+    start = 0
+    for group in range(source.num_row_groups):
+        rows = source.metadata.row_group(group).num_rows
+        mine = positions.filter((positions >= start) & (positions < start + rows))
+        if mine.len():
+            table = source.read_row_group(group, columns=list(columns))
+            got = pl.from_arrow(table.take((mine - start).to_arrow()))
+            assert isinstance(got, pl.DataFrame)
+            parts.append(got.with_columns(_pos=mine))
+        start += rows
+    if not parts:
+        return pl.DataFrame(schema={**{c: RECORD_SCHEMA[c] for c in columns}, "_pos": pl.Int64})
+    return pl.concat(parts)
 
 
 @dataclass(frozen=True)
