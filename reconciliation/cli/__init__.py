@@ -99,7 +99,7 @@ def release() -> None:
     Disposing checkpoints and unlocks a DuckDB file now rather than whenever
     interpreter teardown gets to it.
     """
-    db = sys.modules.get("reconciliation.warehouse.db")  # not loaded: no engine to close (--help)
+    db = sys.modules.get("reconciliation.warehouse.connection")  # not loaded: no engine to close (--help)
     if db is not None:
         try:
             db.dispose_all()

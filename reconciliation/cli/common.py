@@ -166,7 +166,7 @@ def open_warehouse(settings: Settings) -> Engine:
         WarehouseOutdated: the warehouse needs ``recon db upgrade`` first.
         WarehouseError: it cannot be reached.
     """
-    from reconciliation.warehouse.db import engine_for, ensure_schema
+    from reconciliation.warehouse.connection import engine_for, ensure_schema
 
     engine = engine_for(settings.warehouse_url)
     ensure_schema(engine)
