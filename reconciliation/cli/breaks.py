@@ -105,7 +105,7 @@ def list_command(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     flt = BreakFilter(args.date, args.sponsor, args.break_type, args.status, args.min_age_days)
-    with open_warehouse(settings).connect() as conn:
+    with open_warehouse(settings) as warehouse, warehouse.engine.connect() as conn:
         rows = list_breaks(conn, flt, settings.timezone, args.limit)
     if args.format == "csv":
         kinds = {f.name: f.kind for f in BREAK_FIELDS}
@@ -137,7 +137,7 @@ def show_command(args: argparse.Namespace) -> int:
     from reconciliation.breaks import get_break, history
 
     settings = settings_from_args(args)
-    with open_warehouse(settings).connect() as conn:
+    with open_warehouse(settings) as warehouse, warehouse.engine.connect() as conn:
         row = get_break(conn, args.break_id)
         events = history(conn, args.break_id)
     console = Console(width=160)
