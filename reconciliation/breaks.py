@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-import polars as pl
 from sqlalchemy.engine import Connection, Engine
 
 from reconciliation.break_status import (
@@ -28,13 +27,12 @@ from reconciliation.break_status import (
     STATUS_FILTERS,
     STATUSES,
 )
-from reconciliation.config import Zone, parse_zone
 from reconciliation.errors import ReconError
-from reconciliation.reports.columns import breaks_table
+from reconciliation.reports.columns import review_row, urgency_order
 from reconciliation.warehouse import breaks as wh
-from reconciliation.warehouse.db import write_transaction
-from reconciliation.warehouse.reports import events_for
-from reconciliation.warehouse.schema import BREAK_TYPES
+from reconciliation.warehouse.connection import write_transaction
+from reconciliation.warehouse.schema import BREAK_TYPES, recon_break
+from reconciliation.zones import Zone, parse_zone
 
 __all__ = [
     "DEFAULT_RESOLUTION", "RESOLUTION_CODE", "RUN_ACTOR", "RUN_RESOLUTIONS", "STATUSES", "STATUS_FILTERS",
@@ -78,10 +76,17 @@ class BreakFilter:
 
 
 def list_breaks(conn: Connection, flt: BreakFilter, zone: Zone | None = None,
-                limit: int | None = None) -> pl.DataFrame:
-    """Breaks matching a filter as reviewer columns (see ``reports.columns``), most urgent first."""
-    frame = breaks_table(wh.breaks_where(conn, flt.where()), zone or parse_zone("EST"), flt.as_of)
-    return frame.head(limit) if limit else frame
+                limit: int | None = None) -> list[dict[str, Any]]:
+    """Breaks matching a filter as reviewer columns (see ``reports.columns``), most urgent first.
+
+    Rows rather than a frame, ordered and limited by the warehouse: the
+    command prints them, so it reads only what it shows and needs no Polars.
+    """
+    first = limit if limit and limit > 0 else None
+    rows = wh.breaks_where(conn, flt.where(), urgency_order(recon_break), first)
+    if limit and limit < 0:
+        rows = rows[:limit]  # all but the last -limit, as a frame's head(limit) has always given
+    return [review_row(row, zone or parse_zone("EST"), flt.as_of) for row in rows]
 
 
 def get_break(conn: Connection, break_id: int) -> dict[str, Any]:
@@ -98,7 +103,7 @@ def get_break(conn: Connection, break_id: int) -> dict[str, Any]:
 
 def history(conn: Connection, break_id: int) -> list[dict[str, Any]]:
     """Every status change of a break, oldest first: who or which run, when, why."""
-    return events_for(conn, [break_id]).to_dicts()
+    return wh.events_of(conn, break_id)
 
 
 def check_resolution(note: str, by: str, resolution: str) -> tuple[str, str, str]:

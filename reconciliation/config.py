@@ -10,6 +10,10 @@ The file's shape is ``reconciliation.config_schema.SettingsFile`` (pydantic,
 unknown keys forbidden): a bad file fails when it is loaded, in one sentence
 naming the file and the key's path. ``Settings`` and its parts are the typed
 result every other module reads.
+
+The models, pydantic and the YAML reader are imported when a file is read:
+the defaults (no file) are plain dataclasses, so the commands that only read
+the warehouse start without building the file's models.
 """
 
 from __future__ import annotations
@@ -18,32 +22,37 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-from pydantic import ValidationError
-
-from reconciliation.config_schema import (
+from reconciliation.config_defaults import (
     CSV_CENTS_PROFILE,
     DEFAULT_STATE_DIR,
     DEFAULT_WAREHOUSE,
     HASH_KEY_ENV,
     PROFILE_FIELDS,
     STANDARD_PROFILE,
-    ProfileSettings,
-    SettingsFile,
-    SftpSource,
 )
 from reconciliation.errors import ConfigError
 from reconciliation.keys import load_key
-from reconciliation.validated import sentence
 from reconciliation.zones import FIXED_EST, Zone, parse_zone
+
+if TYPE_CHECKING:
+    from reconciliation.config_schema import ProfileSettings, SettingsFile, SftpSource
 
 __all__ = [
     "CSV_CENTS_PROFILE", "DEFAULT_STATE_DIR", "DEFAULT_WAREHOUSE", "FIXED_EST", "HASH_KEY_ENV",
     "PROFILE_FIELDS", "STANDARD_PROFILE", "CsvProfile", "Settings", "SftpSource", "Sponsor", "Zone",
     "default_profiles", "load_settings", "parse_zone", "settings_from_dict",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``SftpSource`` is the schema's own model: imported from there when someone asks for it."""
+    if name == "SftpSource":
+        from reconciliation.config_schema import SftpSource
+
+        return SftpSource
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -146,8 +155,18 @@ def _profile(name: str, entry: ProfileSettings) -> CsvProfile:
 
 
 def default_profiles() -> dict[str, CsvProfile]:
-    """The CSV profiles available without configuration."""
-    return {"csv_cents": _profile("csv_cents", ProfileSettings.model_validate(CSV_CENTS_PROFILE))}
+    """The CSV profiles available without configuration.
+
+    Read from the shipped constant directly rather than through
+    ``ProfileSettings``, so that default settings need no pydantic; a unit
+    test checks that the schema reads the constant into the same profile.
+    """
+    shipped = CSV_CENTS_PROFILE
+    return {"csv_cents": CsvProfile(
+        name="csv_cents", file_pattern=shipped["file_pattern"], delimiter=shipped["delimiter"],
+        header=shipped["header"], columns=dict(shipped["columns"]), amount_unit=shipped["amount_unit"],
+        timezone=parse_zone(shipped["timezone"]), datetime_format=shipped["datetime_format"],
+        txn_types=dict(shipped["txn_types"]))}
 
 
 def _settings(parsed: SettingsFile, base: Path) -> Settings:
@@ -195,6 +214,11 @@ def settings_from_dict(raw: dict[str, Any], base_dir: Path | None = None) -> Set
     Raises:
         ConfigError: naming the first invalid setting by its path, e.g. ``sftp.port``.
     """
+    from pydantic import ValidationError
+
+    from reconciliation.config_schema import SettingsFile
+    from reconciliation.validated import sentence
+
     try:
         parsed = SettingsFile.model_validate(raw)
     except ValidationError as exc:
@@ -211,6 +235,8 @@ def load_settings(path: str | Path | None = None) -> Settings:
     """
     if path is None:
         return Settings(state_dir=Path.cwd() / DEFAULT_STATE_DIR)
+    import yaml
+
     file = Path(path)
     try:
         raw = yaml.safe_load(file.read_text()) or {}

@@ -25,67 +25,19 @@ from pydantic import (
 )
 from pydantic.dataclasses import dataclass as settings_dataclass
 
+from reconciliation.config_defaults import (
+    DEFAULT_STATE_DIR,
+    DEFAULT_WAREHOUSE,
+    HASH_KEY_ENV,
+    PROFILE_FIELDS,
+    REQUIRED_COLUMNS,
+    STANDARD_PROFILE,
+)
 from reconciliation.errors import ConfigError
-from reconciliation.keys import KEY_ENV
 from reconciliation.quality.policy import QualityPolicy
 from reconciliation.validated import Strict, StrictConfig
 from reconciliation.workbench.policy import WorkbenchConfig
 from reconciliation.zones import FIXED_EST, Zone, parse_zone
-
-DEFAULT_WAREHOUSE = "duckdb:///var/warehouse.duckdb"
-DEFAULT_STATE_DIR = "var"
-HASH_KEY_ENV = KEY_ENV
-
-#: Canonical field names a CSV profile may map columns to.
-PROFILE_FIELDS = (
-    "txn_type",
-    "confirmation_number",
-    "original_confirmation_number",
-    "partner_datetime",
-    "store_id",
-    "device_id",
-    "trace_id",
-    "pos_transaction_id",
-    "collector_number",
-    "units",
-    "miles",
-    "dollars",
-    "response_code",
-)
-
-STANDARD_PROFILE = "standard"
-#: Columns every CSV profile must map.
-REQUIRED_COLUMNS = frozenset({"txn_type", "partner_datetime", "store_id", "device_id", "trace_id",
-                              "collector_number", "units", "miles", "dollars"})
-
-#: The shipped CSV profile: a POS vendor that writes CSV with a header row,
-#: amounts in cents and Toronto local time without offset. Available without
-#: any configuration; a configuration file may add more or override it.
-CSV_CENTS_PROFILE: dict[str, Any] = {
-    "format": "csv",
-    "file_pattern": "POSLOG_{sponsor}_{date}_{seq}.csv",
-    "delimiter": ",",
-    "header": True,
-    "columns": {
-        "txn_type": "type",
-        "confirmation_number": "confirmation",
-        "original_confirmation_number": "original_confirmation",
-        "partner_datetime": "local_time",
-        "store_id": "store",
-        "device_id": "lane",
-        "trace_id": "trace",
-        "pos_transaction_id": "receipt",
-        "collector_number": "card",
-        "units": "units",
-        "miles": "miles",
-        "dollars": "amount_cents",
-        "response_code": "response",
-    },
-    "amount_unit": "cents",
-    "timezone": "America/Toronto",
-    "datetime_format": "%Y-%m-%d %H:%M:%S",
-    "txn_types": {"SALE": "REDEEM", "VOID": "REVERSE"},
-}
 
 
 @settings_dataclass(frozen=True, config=StrictConfig)

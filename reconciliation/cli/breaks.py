@@ -101,27 +101,27 @@ def list_command(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from reconciliation.breaks import BreakFilter, list_breaks
-    from reconciliation.reports.columns import BREAK_FIELDS, FIELD_NAMES, cell_text, money_sum
-    from reconciliation.reports.html import money
+    from reconciliation.reports.columns import BREAK_FIELDS, FIELD_NAMES, cell_text, money, money_total
 
     settings = settings_from_args(args)
     flt = BreakFilter(args.date, args.sponsor, args.break_type, args.status, args.min_age_days)
-    with open_warehouse(settings).connect() as conn:
-        frame = list_breaks(conn, flt, settings.timezone, args.limit)
+    with open_warehouse(settings) as warehouse, warehouse.engine.connect() as conn:
+        rows = list_breaks(conn, flt, settings.timezone, args.limit)
     if args.format == "csv":
         kinds = {f.name: f.kind for f in BREAK_FIELDS}
         writer = csv.writer(sys.stdout)
         writer.writerow(FIELD_NAMES)
-        for row in frame.iter_rows(named=True):
+        for row in rows:
             writer.writerow([cell_text(row[n], kinds[n]) for n in FIELD_NAMES])
         return 0
-    table = Table(title=f"{frame.height} breaks, {money(money_sum(frame['money_at_stake']))} at stake",
+    at_stake = money(money_total(r["money_at_stake"] for r in rows))
+    table = Table(title=f"{len(rows)} breaks, {at_stake} at stake",
                   title_justify="left")
     for name in ("id", "date", "sponsor", "type", "sev", "status", "age", "confirmation", "collector",
                  "at stake", "detail"):
         table.add_column(name, justify="right" if name in ("id", "age", "at stake") else "left",
                          overflow="fold")
-    for b in frame.iter_rows(named=True):
+    for b in rows:
         table.add_row(str(b["break_id"]), str(b["business_date"]), b["sponsor_code"], b["break_type"],
                       b["severity"], b["status"], f"{b['age_days']}d", b["confirmation_number"] or "",
                       b["collector"] or "", money(b["money_at_stake"]), b["detail"] or "")
@@ -137,7 +137,7 @@ def show_command(args: argparse.Namespace) -> int:
     from reconciliation.breaks import get_break, history
 
     settings = settings_from_args(args)
-    with open_warehouse(settings).connect() as conn:
+    with open_warehouse(settings) as warehouse, warehouse.engine.connect() as conn:
         row = get_break(conn, args.break_id)
         events = history(conn, args.break_id)
     console = Console(width=160)

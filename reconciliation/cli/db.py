@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
 def upgrade_command(args: argparse.Namespace) -> int:
     """Upgrade the warehouse and print each step."""
     from reconciliation.warehouse import migrate
-    from reconciliation.warehouse.db import engine_for
+    from reconciliation.warehouse.connection import engine_for
 
     settings = settings_from_args(args)
     for line in migrate.upgrade(engine_for(settings.warehouse_url)):
@@ -49,7 +49,7 @@ def upgrade_command(args: argparse.Namespace) -> int:
 def status_command(args: argparse.Namespace) -> int:
     """Print where the warehouse's schema stands; exit 1 when a run would refuse it."""
     from reconciliation.warehouse import migrate
-    from reconciliation.warehouse.db import engine_for
+    from reconciliation.warehouse.connection import engine_for
     from reconciliation.warehouse.failures import database_errors, shown
     from reconciliation.warehouse.meta import KEY_FINGERPRINT, read_meta
 

@@ -59,13 +59,13 @@ def report_command(args: argparse.Namespace) -> int:
             raise ReconError(f"a range covers at most {MAX_RANGE_DAYS} days")
     elif end is not None:
         raise ReconError("--to goes with --from, not with --date")
-    engine = open_warehouse(settings)
-    if start is not None and end is not None:
-        paths = write_range(engine, start, end, root, sponsors)
-        for kind, path in paths.items():
-            print(f"range {kind}: {path}")
-        return 0
-    night = write_night_reports(engine, settings, args.date, root, sponsors)
+    with open_warehouse(settings) as warehouse:
+        if start is not None and end is not None:
+            paths = write_range(warehouse.engine, start, end, root, sponsors)
+            for kind, path in paths.items():
+                print(f"range {kind}: {path}")
+            return 0
+        night = write_night_reports(warehouse.engine, settings, args.date, root, sponsors)
     for sponsor in night.failed:
         sys.stderr.write(f"recon: {sponsor} {args.date} has no successful run; the night view shows "
                          f"its latest attempt\n")

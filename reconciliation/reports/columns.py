@@ -4,18 +4,27 @@ One list decides which fields a reviewer gets and in what order, so the
 break list on the page, the workbook's sheets, the CSV and ``recon breaks
 list`` can be compared column by column. The collector appears as its last
 four digits only (spec §7); times are converted to the sponsor's zone.
+
+Reports shape whole frames of breaks with Polars (``breaks_table``); ``recon
+breaks list`` only prints a screenful, so it reads the rows already in the
+same order from the warehouse (``urgency_order``) and shapes each one with
+``review_row``. Polars and SQLAlchemy are therefore imported by the
+functions that use them, and this module costs a command nothing to import.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
+from reconciliation.zones import Zone
 
-from reconciliation.config import Zone
+if TYPE_CHECKING:
+    import polars as pl
+    import sqlalchemy as sa
 
 ZERO = Decimal("0.00")
 SEVERITY_RANK = {"HIGH": 0, "MEDIUM": 1, "LOW": 2}
@@ -80,14 +89,30 @@ def money_sum(series: pl.Series) -> Decimal:
     (an all-null or untyped column, more than two places) is summed with
     ``Decimal`` in Python, exactly as before.
     """
+    import polars as pl
+
     if isinstance(series.dtype, pl.Decimal) and (series.dtype.scale or 0) <= 2:
         total = series.cast(pl.Decimal(38, 2)).sum()
         return Decimal(total if total is not None else 0).quantize(ZERO)
+    return money_total(series.to_list())
+
+
+def money_total(values: Iterable[Decimal | int | None]) -> Decimal:
+    """Exact sum of money values in Python (nulls count as zero), always two places."""
     exact = Decimal(0)
-    for value in series.to_list():
+    for value in values:
         if value is not None:
             exact += Decimal(value)
     return exact.quantize(ZERO)
+
+
+def money(value: Decimal | int | None, signed: bool = False) -> str:
+    """``$1,234.50``; negatives with a minus sign, optionally ``+`` for positives."""
+    if value is None:
+        return ""
+    amount = Decimal(value).quantize(Decimal("0.01"))
+    sign = "-" if amount < 0 else ("+" if signed and amount > 0 else "")
+    return f"{sign}${abs(amount):,.2f}"
 
 
 def group_totals(frame: pl.DataFrame, *keys: str) -> dict[Any, tuple[int, int, Decimal]]:
@@ -96,6 +121,8 @@ def group_totals(frame: pl.DataFrame, *keys: str) -> dict[Any, tuple[int, int, D
     ``frame`` needs ``status`` and ``money_at_stake``. Keys are scalars for
     one key column, tuples for several; groups without rows are absent.
     """
+    import polars as pl
+
     rows = frame.group_by(*keys).agg(
         _count=pl.len(), _unresolved=(pl.col("status") != "RESOLVED").sum(),
         _money=pl.col("money_at_stake").cast(pl.Decimal(38, 2)).sum())
@@ -112,6 +139,8 @@ def mask_collector(last4: str | None) -> str | None:
 
 
 def _local(column: str, zone: Zone) -> pl.Expr:
+    import polars as pl
+
     return pl.col(column).dt.convert_time_zone(zone.polars_name).dt.replace_time_zone(None)
 
 
@@ -125,6 +154,8 @@ def breaks_table(raw: pl.DataFrame, zone: Zone, as_of: date, keep: tuple[str, ..
         keep: Extra columns of ``raw`` to carry along after the reviewer columns
             (``partner_ts`` and ``platform_ts``, the UTC instants, always are).
     """
+    import polars as pl
+
     frame = raw.with_columns(
         collector=pl.when(pl.col("collector_last4").is_not_null())
         .then(pl.lit("****") + pl.col("collector_last4")).otherwise(pl.lit(None, dtype=pl.String)),
@@ -138,6 +169,34 @@ def breaks_table(raw: pl.DataFrame, zone: Zone, as_of: date, keep: tuple[str, ..
     frame = frame.sort(["_st", "_sev", "money_at_stake", "break_id"],
                        descending=[False, False, True, False], nulls_last=True)
     return frame.select(*FIELD_NAMES, "partner_ts", "platform_ts", *keep)
+
+
+def urgency_order(breaks: sa.Table) -> list[Any]:
+    """``breaks_table``'s order as ``ORDER BY`` terms on ``recon_break``, to read only the first rows."""
+    import sqlalchemy as sa
+
+    c = breaks.c
+    return [sa.case(STATUS_RANK, value=c.status, else_=9), sa.case(SEVERITY_RANK, value=c.severity, else_=9),
+            sa.func.abs(c.delta_dollars).desc().nulls_last(), c.break_id]
+
+
+def _local_time(instant: datetime | None, zone: Zone) -> datetime | None:
+    return instant.astimezone(zone.tz).replace(tzinfo=None) if instant is not None else None
+
+
+def review_row(raw: dict[str, Any], zone: Zone, as_of: date) -> dict[str, Any]:
+    """One ``recon_break`` row -> the reviewer columns of ``breaks_table``, the same values one by one."""
+    last4, delta = raw["collector_last4"], raw["delta_dollars"]
+    derived = {
+        "collector": "****" + last4 if last4 is not None else None,
+        "partner_time": _local_time(raw["partner_ts"], zone),
+        "platform_time": _local_time(raw["platform_ts"], zone),
+        "money_at_stake": abs(delta) if delta is not None else None,
+        "age_days": (as_of - raw["business_date"]).days,
+    }
+    row = {name: derived[name] if name in derived else raw[name] for name in FIELD_NAMES}
+    row.update(partner_ts=raw["partner_ts"], platform_ts=raw["platform_ts"])
+    return row
 
 
 #: What a spreadsheet reads as the start of a formula (``= + - @``), and tab and

@@ -18,21 +18,13 @@ import polars as pl
 from markupsafe import Markup
 
 from reconciliation.reports import charts
+from reconciliation.reports.columns import money
 from reconciliation.reports.model import RunReport
 
 if TYPE_CHECKING:
     import jinja2
 
 TIMESTAMP = "%Y-%m-%d %H:%M:%S"
-
-
-def money(value: Decimal | int | None, signed: bool = False) -> str:
-    """``$1,234.50``; negatives with a minus sign, optionally ``+`` for positives."""
-    if value is None:
-        return ""
-    amount = Decimal(value).quantize(Decimal("0.01"))
-    sign = "-" if amount < 0 else ("+" if signed and amount > 0 else "")
-    return f"{sign}${abs(amount):,.2f}"
 
 
 def number(value: int | Decimal | None) -> str:

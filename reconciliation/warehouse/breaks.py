@@ -3,6 +3,9 @@
 ``reconciliation.breaks`` holds the rules (who may resolve what, all or
 none); this module holds the statements. Every status change writes its
 ``recon_break_event`` row in the caller's transaction.
+
+Everything returns plain rows: the commands that read breaks only print a
+few, and neither they nor this module need Polars.
 """
 
 from __future__ import annotations
@@ -10,14 +13,11 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from reconciliation.break_status import UNRESOLVED
-from reconciliation.warehouse.db import read_frame
-from reconciliation.warehouse.reports import current_run_ids
-from reconciliation.warehouse.schema import recon_break, recon_break_event, recon_run
+from reconciliation.warehouse.schema import current_run_ids, recon_break, recon_break_event, recon_run
 
 
 def break_conditions(day: date | None, sponsor: str | None, break_type: str | None, status: str,
@@ -42,9 +42,11 @@ def break_conditions(day: date | None, sponsor: str | None, break_type: str | No
     return conditions
 
 
-def breaks_where(conn: Connection, conditions: list[Any]) -> pl.DataFrame:
-    """Whole ``recon_break`` rows meeting the conditions, by break id."""
-    return read_frame(conn, sa.select(recon_break).where(*conditions).order_by(recon_break.c.break_id))
+def breaks_where(conn: Connection, conditions: list[Any], order_by: list[Any],
+                 limit: int | None = None) -> list[dict[str, Any]]:
+    """Whole ``recon_break`` rows meeting the conditions, in the given order, at most ``limit``."""
+    query = sa.select(recon_break).where(*conditions).order_by(*order_by).limit(limit)
+    return [dict(r) for r in conn.execute(query).mappings()]
 
 
 def break_ids_where(conn: Connection, conditions: list[Any]) -> list[int]:
@@ -66,6 +68,17 @@ def break_with_run(conn: Connection, break_id: int) -> dict[str, Any] | None:
         recon_run, recon_run.c.run_id == recon_break.c.run_id).where(
         recon_break.c.break_id == break_id)).mappings().first()
     return dict(row) if row is not None else None
+
+
+def events_of(conn: Connection, break_id: int) -> list[dict[str, Any]]:
+    """Every status change of one break, oldest first; a run's "raised" before its "carried over".
+
+    The same order as ``reports.events_for``: by instant, an event without an
+    old status (the raising) first among equal instants, otherwise as read.
+    """
+    rows = [dict(r) for r in conn.execute(sa.select(recon_break_event).where(
+        recon_break_event.c.break_id == break_id)).mappings()]
+    return sorted(rows, key=lambda e: (e["changed_at"], e["old_status"] is not None))
 
 
 def current_twin(conn: Connection, break_key: str) -> int | None:

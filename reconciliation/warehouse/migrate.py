@@ -28,7 +28,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from reconciliation.errors import WarehouseOutdated
-from reconciliation.warehouse.db import write_transaction
+from reconciliation.warehouse.connection import write_transaction
 from reconciliation.warehouse.failures import database_errors, shown
 from reconciliation.warehouse.migrations import LOCATION, VERSION_TABLE
 

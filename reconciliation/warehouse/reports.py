@@ -40,6 +40,7 @@ from reconciliation.errors import ReconError
 from reconciliation.records import PARTNER, PLATFORM, SUCCESS_CODES
 from reconciliation.warehouse.db import read_frame
 from reconciliation.warehouse.schema import (
+    current_run_ids,
     recon_break,
     recon_break_event,
     recon_match,
@@ -66,11 +67,6 @@ def _hash_joins(conn: Connection) -> Iterator[None]:
     conn.exec_driver_sql("SET enable_nestloop = off")
     yield
     conn.exec_driver_sql("RESET enable_nestloop")
-
-
-def current_run_ids() -> sa.Select[Any]:
-    """A sub-select of the run_ids of every current version."""
-    return sa.select(recon_run.c.run_id).where(recon_run.c.is_current.is_(True))
 
 
 def run_row(conn: Connection, run_id: int) -> dict[str, Any]:

@@ -13,6 +13,8 @@ Change a table here and add a revision there, together.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -23,9 +25,11 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    Select,
     String,
     Table,
     Text,
+    select,
 )
 
 # The break types are the domain's (``reconciliation.breaktypes``); they are
@@ -91,6 +95,12 @@ recon_run = Table(
     Column("triggered_by", String(64)),
     pg_index("ix_recon_run_sponsor_date", "sponsor_code", "business_date"),
 )
+
+
+def current_run_ids() -> Select[Any]:
+    """A sub-select of the run_ids of every current version (what reports and the break workflow read)."""
+    return select(recon_run.c.run_id).where(recon_run.c.is_current.is_(True))
+
 
 #: Facts about the warehouse itself, such as the collector hash key's
 #: fingerprint (``warehouse.meta``); revision 0002.

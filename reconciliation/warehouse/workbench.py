@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy import BigInteger, Column, String, Table, Text
 from sqlalchemy.engine import Connection
 
-from reconciliation.warehouse.db import next_id
+from reconciliation.warehouse.connection import next_id
 from reconciliation.warehouse.schema import (
     metadata,
     money,

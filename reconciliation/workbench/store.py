@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
 from reconciliation.errors import ReconError
-from reconciliation.warehouse.db import engine_for, ensure_schema, write_transaction
+from reconciliation.warehouse.connection import engine_for, ensure_schema, write_transaction
 
 BUSY = "a reconciliation run is writing the warehouse; try again in a minute"
 

@@ -30,6 +30,12 @@ RUN_ONLY = ("great_expectations", "pandas", "paramiko", "reconciliation.pipeline
 WAREHOUSE = ("sqlalchemy", "polars", "duckdb", "duckdb_engine", "pyarrow", "numpy", "alembic", "psycopg",
              "pydantic", "yaml", "rich", "xlsxwriter", "jinja2", "reconciliation.warehouse",
              "reconciliation.reports")
+#: Reading the warehouse hands DuckDB's rows to Polars directly, never through PyArrow (and NumPy).
+ARROW = ("pyarrow", "numpy")
+#: The configuration file's validators and reader: without a file, the settings need none of them.
+CONFIG_MODELS = ("pydantic", "yaml", "reconciliation.config_schema")
+#: What printing a few breaks does without: frames (Polars reads whole tables for reports).
+FRAMES = ("polars", *ARROW, *CONFIG_MODELS)
 #: The writers of the report files, which listing breaks does not need.
 REPORT_WRITERS = ("xlsxwriter", "jinja2", "reconciliation.reports.excel", "reconciliation.reports.runner")
 
@@ -83,14 +89,15 @@ def test_help_imports_no_warehouse_and_no_run_stage(tmp_path: Path) -> None:
 def test_breaks_commands_import_no_run_stage_nor_report_writer(night: tuple[Path, str]) -> None:
     work, url = night
     listed = imported(["breaks", "list", "--warehouse", url, "--limit", "5"], work)
-    assert loaded(listed, RUN_ONLY + REPORT_WRITERS) == []
+    assert loaded(listed, RUN_ONLY + REPORT_WRITERS + FRAMES) == []
     assert "duckdb" in listed  # it did read the warehouse
     shown = imported(["breaks", "show", "1", "--warehouse", url], work)
-    assert loaded(shown, RUN_ONLY + REPORT_WRITERS) == []
+    assert loaded(shown, RUN_ONLY + REPORT_WRITERS + FRAMES) == []
 
 
 def test_report_imports_no_run_stage(night: tuple[Path, str]) -> None:
     work, url = night
     modules = imported(["report", "--date", DAY, "--warehouse", url, "--out", str(work / "reports")], work)
     assert loaded(modules, RUN_ONLY) == []
+    assert loaded(modules, ARROW + CONFIG_MODELS) == []
     assert (work / "reports" / "night" / f"{DAY}.html").is_file()

@@ -36,6 +36,27 @@ def test_defaults_without_a_file() -> None:
     assert settings.match_tolerance.total_seconds() == 600
 
 
+def test_the_default_profile_is_what_the_schema_reads_from_the_shipped_constant() -> None:
+    """``default_profiles`` skips pydantic for speed; it must still agree with the schema exactly."""
+    from reconciliation import config
+    from reconciliation.config_schema import ProfileSettings
+
+    validated = ProfileSettings.model_validate(config.CSV_CENTS_PROFILE)
+    assert config.default_profiles() == {"csv_cents": config._profile("csv_cents", validated)}
+
+
+def test_default_settings_import_no_validator() -> None:
+    """Commands run without a configuration file do not pay for building the file's models."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from reconciliation.config import load_settings; load_settings(None); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'yaml') "
+            "or m == 'reconciliation.config_schema'))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("grace_days: -1", "grace_days"),
     ("grace_days: two", "grace_days"),

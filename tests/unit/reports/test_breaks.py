@@ -50,8 +50,26 @@ def test_list_filters_match_the_warehouse(seeded: Seeded) -> None:
         for flt, where, _ in cases:
             got = workflow.list_breaks(conn, flt)
             want = _ids(seeded.url, where, d=LAST_DAY, old=LAST_DAY - timedelta(days=7))
-            assert want and sorted(got["break_id"].to_list()) == want, where
-    assert (got["age_days"] >= 7).all()
+            assert want and sorted(row["break_id"] for row in got) == want, where
+    assert all(row["age_days"] >= 7 for row in got)
+
+
+def test_the_listed_rows_are_the_report_table_row_for_row(seeded: Seeded) -> None:
+    """``list_breaks`` orders and shapes rows itself; it must agree with the reports' ``breaks_table``."""
+    from reconciliation.reports.columns import breaks_table
+    from reconciliation.warehouse.schema import recon_break
+    from reconciliation.zones import parse_zone
+
+    zone = parse_zone("America/Toronto")
+    for status in ("ALL", "UNRESOLVED"):
+        flt = workflow.BreakFilter(status=status, as_of=LAST_DAY)
+        with engine_for(seeded.url).connect() as conn:
+            listed = workflow.list_breaks(conn, flt, zone)
+            first = workflow.list_breaks(conn, flt, zone, limit=5)
+            frame = read_frame(conn, sa.select(recon_break).where(*flt.where()))
+        table = breaks_table(frame, zone, LAST_DAY).to_dicts()
+        assert len(table) > 5 and listed == table, status
+        assert first == table[:5]
 
 
 def test_list_rejects_unknown_filters() -> None:
