@@ -8,10 +8,12 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
+# Bytecode is compiled at install: where PYTHONDONTWRITEBYTECODE is set, every command would
+# otherwise compile its imports anew on each start (twice the start-up of `recon breaks list`).
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip uv
-	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.txt -r requirements-dev.txt
+	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -r requirements.txt -r requirements-dev.txt
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 	@echo "installed: $(BIN)/recon"
