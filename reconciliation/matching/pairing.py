@@ -52,9 +52,9 @@ def mark_duplicates(cands: pl.DataFrame) -> pl.DataFrame:
     date, then lower line number, which is ``rid`` order within a side;
     records without a confirmation number never count.
     """
-    keyed = cands.select("rid", *KEY, "financial").filter(
-        pl.col("financial") & pl.col("confirmation_number").is_not_null())
-    repeated = _repeated_numbers(keyed).filter(pl.struct(KEY).is_duplicated())
+    suspects = _repeated_numbers(cands)
+    repeated = cands.select("rid", *KEY).select(pl.all().gather(suspects)).filter(
+        pl.struct(KEY).is_duplicated())
     ordinals = repeated.select("rid", ordinal=pl.int_range(1, pl.len() + 1).over(KEY))
     ordinals = ordinals.filter(pl.col("ordinal") > 1)
     dup_ordinal = pl.repeat(None, cands.height, dtype=pl.Int64, eager=True).scatter(
@@ -62,22 +62,25 @@ def mark_duplicates(cands: pl.DataFrame) -> pl.DataFrame:
     return cands.with_columns(dup_ordinal=dup_ordinal, dup=dup_ordinal.is_not_null())
 
 
-def _repeated_numbers(keyed: pl.DataFrame) -> pl.DataFrame:
-    """The rows whose key's 64-bit hash occurs more than once (order kept).
+def _repeated_numbers(cands: pl.DataFrame) -> pl.Series:
+    """The ``rid`` (in order) of financial records whose key's 64-bit hash occurs more than once.
 
-    A cheap superset of the rows with a repeated key: sorting 64-bit hashes
-    is several times faster than comparing (side, type, number) structs over
-    millions of rows, and the exact comparison then runs on the few left.
-    The number's hash has its top two bits flipped by side and type, so the
-    two sides of every matched pair do not land in the superset.
+    A cheap superset of the records with a repeated key: sorting 64-bit
+    hashes is several times faster than comparing (side, type, number)
+    structs over millions of rows, and the exact comparison then runs on the
+    few left. The number's hash has its top two bits flipped by side and
+    type, so the two sides of every matched pair do not land in the
+    superset. The hashes are computed in one streamed pass that copies no key.
     """
     side, txn = (pl.col(c).to_physical().cast(pl.UInt64) for c in ("side", "txn_type"))
     group = side * 2 + txn
-    hashes = keyed.select(
-        pl.col("confirmation_number").hash().xor(group * pl.lit(1 << 62, dtype=pl.UInt64))).to_series()
-    ordered = hashes.sort()
+    hashed = cands.lazy().filter(pl.col("financial") & pl.col("confirmation_number").is_not_null()).select(
+        "rid", h=pl.col("confirmation_number").hash().xor(group * pl.lit(1 << 62, dtype=pl.UInt64))
+    ).collect(engine="streaming")
+    ordered = hashed.get_column("h").sort()
     twice = ordered.filter(ordered == ordered.shift(1))
-    return keyed.filter(hashes.is_in(twice.implode()))
+    # Streamed, the rows may come back out of order: the few suspects are put back in ``rid`` order.
+    return hashed.filter(pl.col("h").is_in(twice.implode())).get_column("rid").sort()
 
 
 def key_pairs(cands: pl.DataFrame) -> pl.DataFrame:
