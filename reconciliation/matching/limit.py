@@ -127,7 +127,7 @@ def limit_breaks(conn: Connection, sponsor: str, business_date: date, zone: Zone
         if sponsor not in sponsors:
             continue
         start, end = zone.limit_day(day)
-        records = limit_day_records(conn, day, sponsors, start, end)
+        records = limit_day_records(conn, day, sponsors, start, end, limit)
         out.append(daily_limit_exceeded(records, day, zone, limit,
                                         raised_limit_keys(conn, limit_prefix(day))))
     return pl.concat(out) if out else pl.DataFrame(schema=LIMIT_BREAK_SCHEMA)

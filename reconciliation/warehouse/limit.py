@@ -10,6 +10,7 @@ those REDEEMs).
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 import polars as pl
 import sqlalchemy as sa
@@ -38,20 +39,33 @@ def covered_sponsors(conn: Connection, day: date) -> list[str]:
 
 
 def limit_day_records(conn: Connection, day: date, sponsors: list[str], start: datetime,
-                      end: datetime) -> pl.DataFrame:
+                      end: datetime, limit: Decimal | None = None) -> pl.DataFrame:
     """Platform records of limit day ``day`` over ``sponsors`` that carry a collector hash.
 
     REDEEMs whose time is within [start, end) and every REVERSE, of the
-    current runs of business dates ``day`` and ``day + 1``; duplicates excluded.
+    current runs of business dates ``day`` and ``day + 1``; duplicates
+    excluded. Given ``limit``, only the records of the collectors who could
+    cross it (whose records' positive contributions sum past it).
     """
     current = sa.select(recon_run.c.run_id).where(
         recon_run.c.is_current.is_(True), recon_run.c.sponsor_code.in_(sponsors),
         recon_run.c.business_date.in_([day, day + timedelta(days=1)]))
     r = recon_record.c
-    return read_frame(conn, sa.select(*(r[c] for c in LIMIT_COLUMNS)).where(
-        r.run_id.in_(current), r.side == "PLATFORM", r.disposition != "DUPLICATE",
-        r.collector_hash.is_not(None),
-        sa.or_(r.txn_type == "REVERSE", sa.and_(r.txn_type == "REDEEM", r.ts >= start, r.ts < end))))
+    usable = (r.run_id.in_(current), r.side == "PLATFORM", r.disposition != "DUPLICATE",
+              r.collector_hash.is_not(None))
+    in_day = sa.and_(r.txn_type == "REDEEM", r.ts >= start, r.ts < end)
+    read = (*usable, sa.or_(r.txn_type == "REVERSE", in_day))
+    query = sa.select(*(r[c] for c in LIMIT_COLUMNS)).where(*read)
+    if limit is not None:
+        # A collector's running net never exceeds the sum of what its records add to it (a
+        # REDEEM its dollars, a REVERSE minus its dollars) where that is positive: only the
+        # collectors for whom that sum passes the limit can cross it, so only theirs are read
+        # (the rest of a big day never leaves the database).
+        gain = sa.case((r.txn_type == "REDEEM", r.dollars), else_=-r.dollars)
+        near = sa.select(r.collector_hash).where(*read).group_by(r.collector_hash).having(
+            sa.func.sum(sa.case((gain > 0, gain), else_=0)) > limit)
+        query = query.where(r.collector_hash.in_(near))
+    return read_frame(conn, query)
 
 
 def raised_limit_keys(conn: Connection, prefix: str) -> pl.Series:
