@@ -78,10 +78,10 @@ def look_up_reversals(cands: pl.DataFrame, events: pl.Series, history: pl.DataFr
         One row per REVERSE event (CHECKED_COLUMNS); ``rank`` is its place by
         time among the REVERSEs of the same REDEEM on its side.
     """
-    reverses = cands.filter(events & (cands.get_column("txn_type") == REVERSE)).select(
+    reverses = cands.select(
         "rid", "business_date", "line_number", "original_confirmation_number", "ts", "miles", "side",
         "origin",
-    ).select(
+    ).filter(events & (cands.get_column("txn_type") == REVERSE)).select(
         pl.exclude("side", "origin"), side_s=pl.col("side").cast(pl.String),
         origin=pl.col("origin").cast(pl.String))
     if reverses.height == 0:
