@@ -31,7 +31,7 @@ from reconciliation.errors import FileRejected, ReconError, WarehouseError
 from reconciliation.matching.checks import Rates, named_by_reversals
 from reconciliation.matching.engine import MatchParams, MatchResult, reconcile
 from reconciliation.matching.limit import limit_breaks
-from reconciliation.matching.sources import MATCH_COLUMNS, outcome_code
+from reconciliation.matching.sources import MATCH_COLUMNS
 from reconciliation.parsing import ParsedFile, parse_file
 from reconciliation.privacy import CollectorHasher
 from reconciliation.quality.context import preload
@@ -405,10 +405,9 @@ def _match(parsed: dict[str, ParsedFile], ctx: Any, params: MatchParams) -> Matc
     few records that need them. Only the candidates outlive this call.
     """
     spilled = {s: p.records_path for s, p in parsed.items() if p.records is None and p.records_path}
-    partner, platform = (parsed[s].scan(*MATCH_COLUMNS).with_columns(outcome_code()).collect()
-                         if s in spilled else parsed[s].frame() for s in (PARTNER, PLATFORM))
+    partner, platform = (parsed[s].scan(*MATCH_COLUMNS) if s in spilled else parsed[s].frame()
+                         for s in (PARTNER, PLATFORM))
     result = reconcile(partner, platform, ctx.pending, ctx.history, params, spilled)
-    del partner, platform
     # The write reads only these of the candidates (dispositions, the summary's totals): the keys,
     # times and flags are dropped before the warehouse takes its share of memory.
     result = replace(result, cands=result.cands.select(WRITE_COLUMNS))

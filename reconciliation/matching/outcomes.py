@@ -12,11 +12,14 @@ from typing import Any
 import polars as pl
 
 from reconciliation.matching.candidates import Candidates
-from reconciliation.matching.pairing import mask
+from reconciliation.matching.pairing import RULE, mask
 from reconciliation.matching.params import MatchParams
 
 MATCH_COLUMNS = ("txn_type", "confirmation_number", "rule", "outcome", "partner_line", "platform_line",
                  "partner_business_date", "platform_business_date")
+
+#: A match row's outcome: one byte a row, not a string (a night has millions of matches).
+OUTCOME = pl.Enum(["MATCHED", "AUTO_REFUNDED", "NOT_REFUNDED"])
 
 
 def _match_rows(cands: pl.DataFrame, pairs: pl.DataFrame, outcome: str, rule: str | None = None
@@ -32,7 +35,7 @@ def _match_rows(cands: pl.DataFrame, pairs: pl.DataFrame, outcome: str, rule: st
         return values.fill_null(take(column, "p_rid")) if values.null_count() else values
 
     rows = pl.DataFrame({
-        "txn_type": either("txn_type").cast(pl.String),
+        "txn_type": either("txn_type"),
         "confirmation_number": either("confirmation_number"),
         "partner_line": take("line_number", "p_rid"),
         "platform_line": take("line_number", "q_rid"),
@@ -40,7 +43,8 @@ def _match_rows(cands: pl.DataFrame, pairs: pl.DataFrame, outcome: str, rule: st
         "platform_business_date": take("business_date", "q_rid"),
     })
     return rows.with_columns(
-        rule=pairs["rule"] if rule is None else pl.lit(rule), outcome=pl.lit(outcome),
+        rule=pairs["rule"] if rule is None else pl.lit(rule, dtype=RULE),
+        outcome=pl.lit(outcome, dtype=OUTCOME),
     ).select(MATCH_COLUMNS)
 
 

@@ -18,6 +18,9 @@ from reconciliation.records import PARTNER, PLATFORM, SUCCESS_CODES
 
 KEY = ["side", "txn_type", "confirmation_number"]
 
+#: How a pair or settlement was made (``recon_match.rule``): one byte a row, not a string.
+RULE = pl.Enum(["KEY", "FALLBACK", "REFUND"])
+
 
 def mask(n: int, positions: pl.Series) -> pl.Series:
     """A boolean Series of length ``n``, true at ``positions`` (nulls ignored)."""
@@ -106,7 +109,7 @@ def key_pairs(cands: pl.DataFrame) -> pl.DataFrame:
     if cands.height - q_of.null_count() != found.height:
         raise AssertionError("a partner record was paired twice by key (duplicates not excluded)")
     return pl.DataFrame({"p_rid": q_of.is_not_null().arg_true().cast(pl.Int64), "q_rid": q_of.drop_nulls()}
-                        ).with_columns(rule=pl.lit("KEY"))
+                        ).with_columns(rule=pl.lit("KEY", dtype=RULE))
 
 
 def fallback_pairs(cands: pl.DataFrame, taken: pl.Series, tolerance: timedelta,
@@ -133,7 +136,7 @@ def fallback_pairs(cands: pl.DataFrame, taken: pl.Series, tolerance: timedelta,
         & (pl.col("success") | pl.col("unknown"))
     ).select("txn_type", p_rid="rid", p_ts="ts")
     if partner.height == 0:
-        return pl.DataFrame(schema={"p_rid": pl.Int64, "q_rid": pl.Int64, "rule": pl.String})
+        return pl.DataFrame(schema={"p_rid": pl.Int64, "q_rid": pl.Int64, "rule": RULE})
     platform = narrow.filter((pl.col("side") == PLATFORM) & ~pl.col("dup") & ~pl.col("taken")).select(
         "txn_type", q_rid="rid", q_ts="ts")
     partner = pl.concat([partner, source.gather(partner["p_rid"], ids)], how="horizontal")
@@ -158,4 +161,4 @@ def fallback_pairs(cands: pl.DataFrame, taken: pl.Series, tolerance: timedelta,
         used.add(q_rid)
         done.add(p_rid)
     greedy = pl.DataFrame(chosen, schema={"p_rid": pl.Int64, "q_rid": pl.Int64}, orient="row")
-    return pl.concat([simple, greedy]).with_columns(rule=pl.lit("FALLBACK"))
+    return pl.concat([simple, greedy]).with_columns(rule=pl.lit("FALLBACK", dtype=RULE))
