@@ -30,12 +30,14 @@ def records(n: int) -> pl.DataFrame:
 
 def loaded(url: str, run_id: int) -> pl.DataFrame:
     with engine_for(url).connect() as conn:
-        return read_frame(conn, sa.select(recon_record).where(recon_record.c.run_id == run_id))
+        return read_frame(conn, sa.select(recon_record).where(recon_record.c.run_id == run_id)
+                          .order_by(recon_record.c.line_number))
 
 
 def test_records_load_from_parquet_as_from_memory(warehouse_url: str, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bulk, "SLICE", 7)  # several slices where the file is read in slices
+    monkeypatch.setattr(bulk, "DUCKDB_SLICE", 11)  # and where DuckDB joins it by row number
     ensure_schema(engine_for(warehouse_url))
     day = records(40)
     day.write_parquet(tmp_path / "partner.parquet", row_group_size=9)
