@@ -367,18 +367,21 @@ def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
         raise AssertionError(f"{unplaced} records ended in no place (conservation violated)")
 
     now = now_utc()
+    matched_pairs = result.matches.height
     rejected = pl.concat([parsed[s].rejected for s in SIDES])
     supersede(conn, sponsor, day)
     run_id = insert_run(conn, {**row, "status": "SUCCEEDED", "is_current": True,
                                "version": ctx.next_version, "rejected_records": rejected.height,
-                               "matched_pairs": result.matches.height})
+                               "matched_pairs": matched_pairs})
     restore_breaks(conn, ctx.restorable, run_id, now)
     apply_pending_updates(conn, result.pending_updates, run_id, day, now)
     breaks = insert_breaks(conn, result.breaks, run_id=run_id, sponsor=sponsor,
                            previous_runs=ctx.previous_runs, now=now)
     pending = breaks.filter(pl.col("status") == "PENDING", pl.col("record_rid").is_not_null())
-    runs.write_results(conn, run_id, sponsor, day, matches=result.matches, rejected=rejected,
-                       records=_day_records(result),
+    runs.write_matches(conn, run_id, sponsor, day, result.matches)
+    # Written: the match rows and the unnumbered breaks leave memory before the day's records load.
+    result = replace(result, matches=result.matches.clear(), breaks=result.breaks.clear())
+    runs.write_records(conn, run_id, rejected=rejected, records=_day_records(result),
                        pending=result.records(pending.get_column("record_rid")).with_columns(
                            break_id=pending.get_column("break_id")))
     limit = limit_breaks(conn, sponsor, day, settings.timezone, settings.daily_limit)
@@ -393,7 +396,7 @@ def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
     runs.finish_run(conn, run_id)
     failpoint("before-commit")
     outcome.status, outcome.run_id, outcome.version = "SUCCEEDED", run_id, ctx.next_version
-    outcome.counts = summaries.outcome_counts(summary, all_breaks, result.matches.height)
+    outcome.counts = summaries.outcome_counts(summary, all_breaks, matched_pairs)
     outcome.money_at_stake = summaries.money_at_stake(all_breaks)
 
 

@@ -59,24 +59,25 @@ def break_totals(conn: Connection, run_id: int) -> dict[str, tuple[int, Decimal]
     return {str(kind): (int(count), Decimal(str(stake))) for kind, count, stake in rows}
 
 
-def write_results(conn: Connection, run_id: int, sponsor: str, day: date, *, matches: pl.DataFrame,
-                  rejected: pl.DataFrame, records: Sequence[Rows], pending: pl.DataFrame) -> None:
-    """Bulk-load a run's matches, rejected records, usable records and the records behind PENDING breaks.
+def write_matches(conn: Connection, run_id: int, sponsor: str, day: date, matches: pl.DataFrame) -> None:
+    """Bulk-load a run's ``recon_match`` rows (``matches``: their columns but the run's)."""
+    insert_frame(conn, recon_match, matches.with_columns(
+        run_id=pl.lit(run_id, dtype=pl.Int64), sponsor_code=pl.lit(sponsor), business_date=pl.lit(day)))
+
+
+def write_records(conn: Connection, run_id: int, *, rejected: pl.DataFrame, records: Sequence[Rows],
+                  pending: pl.DataFrame) -> None:
+    """Bulk-load a run's rejected records, usable records and the records behind PENDING breaks.
 
     Args:
         conn: The run's write transaction.
         run_id: The run.
-        sponsor: Its sponsor.
-        day: Its business date.
-        matches: ``recon_match`` columns but the run's.
         rejected: ``recon_rejected_record`` columns but ``run_id``.
         records: This day's usable records, each part with its ``disposition``
             (loaded from where the parse left them: ``bulk.insert_rows``).
         pending: Full records of the PENDING breaks, with ``break_id``.
     """
     ids = pl.lit(run_id, dtype=pl.Int64)
-    insert_frame(conn, recon_match, matches.with_columns(
-        run_id=ids, sponsor_code=pl.lit(sponsor), business_date=pl.lit(day)))
     insert_frame(conn, recon_rejected_record, rejected.with_columns(run_id=ids))
     for part in records:
         constants = {**part.constants, "run_id": run_id}
@@ -108,4 +109,4 @@ def analyze_loaded(engine: Engine) -> None:
 
 
 __all__ = ["LOADED", "analyze_loaded", "break_totals", "current_run", "finish_run", "runs_of",
-           "write_results", "write_summary"]
+           "write_matches", "write_records", "write_summary"]
