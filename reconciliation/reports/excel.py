@@ -105,6 +105,8 @@ SHEET_MAX_ROWS = 100_000
 ZIP_LEVEL = 1
 #: Rows built as one piece of XML (bounds memory on huge lists).
 _CHUNK_ROWS = 20_000
+#: Rows of ``breaks.csv`` turned into text at a time.
+_CSV_SLICE = 100_000
 #: Days from Excel's epoch (1900 system, with its leap-year bug) to 1970-01-01.
 _EXCEL_EPOCH = date(1899, 12, 30)
 _US_PER_DAY = 86_400_000_000
@@ -208,22 +210,24 @@ def _cell_tail(name: str, kind: str, style: int) -> pl.Expr:
 
 
 def _cells(frame: pl.DataFrame, fields: Sequence[Field], styles: Sequence[int]) -> pl.DataFrame:
-    """Every cell of ``frame`` as XML without its reference, a column per field.
-
-    Computed once per list and shared by the sheets that show its rows (a
-    break is on "All breaks" and on its type's sheet).
-    """
+    """Every cell of ``frame`` as XML without its reference, a column per field."""
     return frame.select(_cell_tail(f.name, f.kind, style) for f, style in zip(fields, styles, strict=True))
 
 
-def _rows_xml(cells: pl.DataFrame, first_row: int) -> Iterator[str]:
-    """The ``<row>`` elements of ``cells`` from 0-based sheet row ``first_row`` on, a chunk at a time."""
+def _rows_xml(rows: pl.DataFrame, fields: Sequence[Field], styles: Sequence[int], first_row: int
+              ) -> Iterator[str]:
+    """The ``<row>`` elements of ``rows`` from 0-based sheet row ``first_row`` on, a chunk at a time.
+
+    A chunk's cells are built, joined and let go before the next: memory
+    follows the chunk, not the sheet.
+    """
     row = pl.col("_row").cast(pl.String)
-    pieces = [piece for col, name in enumerate(cells.columns)
-              for piece in (pl.lit(f'<c r="{xl_col_to_name(col)}'), row, pl.col(name))]
+    pieces = [piece for col, f in enumerate(fields)
+              for piece in (pl.lit(f'<c r="{xl_col_to_name(col)}'), row, pl.col(f.name))]
     xml = pl.concat_str(pl.lit('<row r="'), row, pl.lit('">'), *pieces, pl.lit("</row>")).alias("xml")
-    for offset in range(0, cells.height, _CHUNK_ROWS):
-        part = cells.slice(offset, _CHUNK_ROWS).with_row_index("_row", offset=first_row + offset + 1)
+    for offset in range(0, rows.height, _CHUNK_ROWS):
+        part = _cells(rows.slice(offset, _CHUNK_ROWS), fields, styles).with_row_index(
+            "_row", offset=first_row + offset + 1)
         yield "".join(part.select(xml)["xml"].to_list())
 
 
@@ -241,7 +245,8 @@ def _styles(fields: Sequence[Field], fmt: _Formats) -> list[int]:
 
 def write_list(sheet: Worksheet, fields: Sequence[Field], rows: pl.DataFrame, fmt: _Formats,
                max_rows: int = SHEET_MAX_ROWS, total: int | None = None,
-               elsewhere: str = "breaks.csv lists every break", cells: pl.DataFrame | None = None) -> int:
+               elsewhere: str = "breaks.csv lists every break",
+               later: Callable[[], pl.DataFrame] | None = None) -> int:
     """A filterable list: header row frozen, autofilter over every row, sensible widths.
 
     Data cells carry their column's format (money, dates, times, integers)
@@ -252,12 +257,13 @@ def write_list(sheet: Worksheet, fields: Sequence[Field], rows: pl.DataFrame, fm
     Args:
         sheet: A sheet made with ``worksheet_class=_ListSheet``.
         fields: The columns, in order.
-        rows: The data, with a column per field.
+        rows: The data, with a column per field (with ``later``, only its height is read).
         fmt: The workbook's formats.
         max_rows: The most rows to write.
         total: How many rows there are in all, when ``rows`` is already cut.
         elsewhere: Where the full list is, for the note.
-        cells: ``rows`` already as ``_cells`` (row for row), when shared with another sheet.
+        later: Gives the rows when the sheet is written, so that a workbook of
+            many big sheets holds one sheet's rows at a time.
 
     Returns:
         How many rows were written.
@@ -267,16 +273,15 @@ def write_list(sheet: Worksheet, fields: Sequence[Field], rows: pl.DataFrame, fm
     for col, f in enumerate(fields):
         sheet.write_string(0, col, f.header, fmt.header)
         sheet.set_column(col, col, f.width, fmt.of(f.kind))
-    shown = (cells if cells is not None else _cells(rows.head(max_rows), fields, _styles(fields, fmt))
-             ).head(max_rows)
-    count = shown.height
+    count = min(rows.height, max_rows)
     total = max(total or 0, rows.height)
     note = None
     if total > count:
         note = f"Only the first {count:,} of {total:,} rows are listed here; {elsewhere}."
 
     def xml() -> Iterator[str]:
-        yield from _rows_xml(shown, first_row=1)
+        shown = (later() if later is not None else rows).head(max_rows)
+        yield from _rows_xml(shown, fields, _styles(fields, fmt), first_row=1)
         if note is not None:
             yield _note_xml(count + 2, note, fmt.label._get_xf_index())
 
@@ -385,12 +390,14 @@ def _write_book(report: RunReport, path: Path, max_rows: int) -> None:
         return book.add_worksheet(name, worksheet_class=_ListSheet)
 
     breaks = report.breaks
-    cells = _cells(breaks, BREAK_FIELDS, _styles(BREAK_FIELDS, fmt))
-    write_list(sheet(ALL_BREAKS), BREAK_FIELDS, breaks, fmt, max_rows, cells=cells)
+    # A sheet's cells are built a chunk at a time as it is written: a night of a million
+    # breaks built all of its cells at once (2 GB), shared by "All breaks" and the type sheets.
+    kinds = breaks.select("break_type")
+    write_list(sheet(ALL_BREAKS), BREAK_FIELDS, breaks, fmt, max_rows)
     for break_type in BREAK_TYPES:
-        mine = breaks["break_type"] == break_type
-        write_list(sheet(break_type), BREAK_FIELDS, breaks.filter(mine), fmt, max_rows,
-                   cells=cells.filter(mine))
+        mine = kinds.get_column("break_type") == break_type
+        write_list(sheet(break_type), BREAK_FIELDS, kinds.filter(mine), fmt, max_rows,
+                   later=lambda mine=mine: breaks.filter(mine))
     carried_fields = (Field("status_then", "Status at run end", "text", 12), *BREAK_FIELDS)
     write_list(sheet(CARRIED), carried_fields, report.carried, fmt, max_rows,
                elsewhere="recon breaks list shows every unresolved break")
@@ -421,7 +428,10 @@ def write_breaks_csv(breaks: pl.DataFrame, path: Path) -> Path:
             value = spreadsheet_text_expr(value)
         return pl.when(value != "").then(value)  # csv writes "" and None alike: nothing
 
-    with atomic_path(path) as tmp:
-        breaks.select(text(name) for name in FIELD_NAMES).write_csv(
-            tmp, quote_style="necessary", line_terminator="\r\n", null_value="")
+    # A slice at a time: the text of a million breaks at once was 0.7 GB.
+    with atomic_path(path) as tmp, open(tmp, "wb") as out:
+        for start in range(0, max(breaks.height, 1), _CSV_SLICE):
+            breaks.slice(start, _CSV_SLICE).select(text(name) for name in FIELD_NAMES).write_csv(
+                out, include_header=start == 0, quote_style="necessary", line_terminator="\r\n",
+                null_value="")
     return path

@@ -97,8 +97,8 @@ def test_a_workbook_failing_mid_write_leaves_the_previous_one(
     before = path.read_bytes()
     rows = excel._rows_xml
 
-    def half_then_fail(cells: pl.DataFrame, first_row: int):  # type: ignore[no-untyped-def]
-        yield next(rows(cells, first_row))
+    def half_then_fail(frame: pl.DataFrame, fields, styles, first_row: int):  # type: ignore[no-untyped-def]
+        yield next(rows(frame, fields, styles, first_row))
         raise OSError("No space left on device")
 
     monkeypatch.setattr(excel, "_rows_xml", half_then_fail)
