@@ -393,11 +393,14 @@ def _write_book(report: RunReport, path: Path, max_rows: int) -> None:
     # A sheet's cells are built a chunk at a time as it is written: a night of a million
     # breaks built all of its cells at once (2 GB), shared by "All breaks" and the type sheets.
     kinds = breaks.select("break_type")
+
+    def of_type(mine: pl.Series) -> Callable[[], pl.DataFrame]:
+        return lambda: breaks.filter(mine)
+
     write_list(sheet(ALL_BREAKS), BREAK_FIELDS, breaks, fmt, max_rows)
     for break_type in BREAK_TYPES:
         mine = kinds.get_column("break_type") == break_type
-        write_list(sheet(break_type), BREAK_FIELDS, kinds.filter(mine), fmt, max_rows,
-                   later=lambda mine=mine: breaks.filter(mine))
+        write_list(sheet(break_type), BREAK_FIELDS, kinds.filter(mine), fmt, max_rows, later=of_type(mine))
     carried_fields = (Field("status_then", "Status at run end", "text", 12), *BREAK_FIELDS)
     write_list(sheet(CARRIED), carried_fields, report.carried, fmt, max_rows,
                elsewhere="recon breaks list shows every unresolved break")
