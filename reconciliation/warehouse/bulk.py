@@ -27,7 +27,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from reconciliation.warehouse.db import _duckdb, insert_frame, is_duckdb
+from reconciliation.warehouse.db import _duckdb, insert_frames, is_duckdb
 
 #: Rows read from the Parquet file per slice when the database is not DuckDB.
 SLICE = 250_000
@@ -61,10 +61,7 @@ def insert_rows(conn: Connection, table: sa.Table, rows: Rows) -> int:
         return 0
     if isinstance(rows.records, Path) and is_duckdb(conn):
         return _duckdb_from_parquet(conn, table, rows.records, rows.decided, rows.constants)
-    written = 0
-    for part in _slices(rows):
-        written += insert_frame(conn, table, part)
-    return written
+    return insert_frames(conn, table, _slices(rows))
 
 
 def _slices(rows: Rows) -> Iterator[pl.DataFrame]:
