@@ -60,11 +60,16 @@ def summary_rows(run_id: int, sponsor: str, day: date, parsed: dict[str, Any],
         breaks: Every break the run raised (with ``side`` and ``delta_dollars``).
     """
     totals = _record_totals(records)
+    # Counted and summed per (side, type) in one pass: filtering a million breaks per side
+    # copied every column of each side's rows.
+    by_side_type = breaks.group_by("side", "break_type").agg(
+        n=pl.len(), stake=pl.col("delta_dollars").abs().sum())
     rows = []
     for side in (PARTNER, PLATFORM, "BOTH"):
         mine = _Totals({key[1:]: value for key, value in totals.items() if key[0] == side})
         count, amount = mine.count, mine.amount
-        side_breaks = breaks.filter(pl.col("side") == side)
+        side_rows = by_side_type.filter(pl.col("side") == side)
+        by_type = dict(side_rows.select("break_type", "n").iter_rows())
         row: dict[str, Any] = {
             "run_id": run_id, "sponsor_code": sponsor, "business_date": day, "side": side,
             "records": parsed[side].detail_count if side in parsed else 0,
@@ -79,10 +84,9 @@ def summary_rows(run_id: int, sponsor: str, day: date, parsed: dict[str, Any],
             "reverse_count": count(txn=REVERSE),
             "reverse_miles": int(amount(REVERSE, 1)),
             "reverse_dollars": Decimal(amount(REVERSE, 2)).quantize(ZERO),
-            "breaks_total": side_breaks.height,
-            "money_at_stake": money_at_stake(side_breaks),
+            "breaks_total": int(side_rows["n"].sum()),
+            "money_at_stake": Decimal(side_rows["stake"].sum() or 0).quantize(ZERO),
         }
-        by_type = dict(side_breaks.group_by("break_type").len().iter_rows()) if side_breaks.height else {}
         for break_type in BREAK_TYPES:
             row[f"breaks_{break_type.lower()}"] = int(by_type.get(break_type, 0))
         rows.append(row)
