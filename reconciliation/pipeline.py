@@ -36,7 +36,7 @@ from reconciliation.parsing import ParsedFile, parse_file
 from reconciliation.privacy import CollectorHasher
 from reconciliation.quality.context import preload
 from reconciliation.quality.gate import QualityGate
-from reconciliation.records import PARTNER, PLATFORM, SIDES
+from reconciliation.records import PARTNER, PLATFORM, REVERSE, SIDES
 from reconciliation.run import kept
 from reconciliation.run.outcome import RunOutcome
 from reconciliation.run.versions import already_current
@@ -354,8 +354,9 @@ def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
     sponsor, day = row["sponsor_code"], row["business_date"]
     zone = settings.zone_for(sponsor)
     # Only the history the day's reversals can look up: memory bounded by the matching keys.
-    keys = named_by_reversals(*(parsed[side].frame("txn_type", "original_confirmation_number")
-                                for side in SIDES))
+    # Read filtered: the REVERSEs' numbers only, not a column of every record.
+    keys = named_by_reversals(*(parsed[side].scan("txn_type", "original_confirmation_number").filter(
+        pl.col("txn_type") == REVERSE).collect() for side in SIDES))
     ctx = load_context(conn, sponsor, day, settings.grace_days, settings.lookback_days, keys=keys)
     params = MatchParams(sponsor, day, zone, settings.match_tolerance, settings.grace_days,
                          Rates(settings.miles_per_unit, settings.dollars_per_unit))

@@ -40,8 +40,7 @@ def build_candidates(partner: pl.DataFrame | pl.LazyFrame, platform: pl.DataFram
     for side, today in ((PARTNER, partner), (PLATFORM, platform)):
         if pending.height:
             mine = pending.filter(pl.col("side") == side).sort("business_date", "line_number")
-            parts.append(_outcome(mine.lazy().select(*MATCH_COLUMNS, "pending_break_id")).with_columns(
-                is_pending=pl.lit(True)))
+            parts.append(_outcome(mine.lazy().select(MATCH_COLUMNS)).with_columns(is_pending=pl.lit(True)))
             layout.append((side, True, mine, mine.height))
         path = (spilled or {}).get(side)
         if isinstance(today, pl.LazyFrame):
@@ -54,8 +53,7 @@ def build_candidates(partner: pl.DataFrame | pl.LazyFrame, platform: pl.DataFram
                     raise ValueError(f"the spilled {side.lower()} records are not in line order")
                 today = today.sort("business_date", "line_number")
             length = today.height
-        parts.append(_outcome(today.lazy().select(MATCH_COLUMNS)).with_columns(
-            pending_break_id=pl.lit(None, dtype=pl.Int64), is_pending=pl.lit(False)))
+        parts.append(_outcome(today.lazy().select(MATCH_COLUMNS)).with_columns(is_pending=pl.lit(False)))
         layout.append((side, False, None if path or isinstance(today, pl.LazyFrame) else today, length))
     cands = _one_chunk(pl.concat(parts, how="vertical_relaxed").with_row_index("rid").with_columns(
         pl.col("rid").cast(pl.Int64)).collect())
@@ -116,8 +114,9 @@ class Candidates:
 
     Attributes:
         frame: The candidates: ``sources.MATCH_COLUMNS`` but ``response_code``,
-            plus ``rid``, ``pending_break_id``, ``is_pending``, the financial
-            flags and ``dup``/``dup_ordinal``.
+            plus ``rid``, ``is_pending``, the financial flags and
+            ``dup``/``dup_ordinal`` (a pending record's break id is in
+            ``source``: ``RecordSource.pending_break_ids``).
         source: Their full records, gathered by ``rid``.
         history: The sponsor's earlier records that reversal look-ups may find.
         pairs: Every pair of steps 2-3 (``p_rid``, ``q_rid``, ``rule``).

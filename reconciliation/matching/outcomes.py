@@ -89,9 +89,8 @@ def pending_updates(c: Candidates, params: MatchParams) -> pl.DataFrame:
     last_day = pl.col("business_date") + pl.duration(days=params.grace_days)
     return c.frame.select(
         "is_pending", "business_date",
-        break_id="pending_break_id",
         resolved=resolved,
-    ).filter(pl.col("is_pending")).select(
+    ).filter(pl.col("is_pending")).with_columns(c.source.pending_break_ids()).select(
         "break_id",
         new_status=pl.when(pl.col("resolved")).then(pl.lit("RESOLVED"))
         .when(last_day <= pl.lit(params.business_date)).then(pl.lit("OPEN"))

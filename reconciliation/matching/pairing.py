@@ -60,8 +60,9 @@ def mark_duplicates(cands: pl.DataFrame) -> pl.DataFrame:
         pl.struct(KEY).is_duplicated())
     ordinals = repeated.select("rid", ordinal=pl.int_range(1, pl.len() + 1).over(KEY))
     ordinals = ordinals.filter(pl.col("ordinal") > 1)
-    dup_ordinal = pl.repeat(None, cands.height, dtype=pl.Int64, eager=True).scatter(
-        ordinals["rid"], ordinals["ordinal"]) if cands.height else pl.Series(dtype=pl.Int64)
+    # 32 bits: a key repeated more than two billion times in one run is not a night's file.
+    dup_ordinal = pl.repeat(None, cands.height, dtype=pl.Int32, eager=True).scatter(
+        ordinals["rid"], ordinals["ordinal"].cast(pl.Int32)) if cands.height else pl.Series(dtype=pl.Int32)
     return cands.with_columns(dup_ordinal=dup_ordinal, dup=dup_ordinal.is_not_null())
 
 

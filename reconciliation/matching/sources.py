@@ -124,5 +124,15 @@ class RecordSource:
         found = pl.concat([empty, *pieces]) if pieces else empty
         return asked.select("_i").join(found, on="_i", how="left", maintain_order="left").select(columns)
 
+    def pending_break_ids(self) -> pl.Series:
+        """The PENDING break of each re-entering record, in ``rid`` order.
+
+        Kept with the pending records rather than as a candidates' column,
+        which would be null for every one of the day's millions of records.
+        """
+        ids = [seg.frame.get_column("pending_break_id") for seg in self.segments
+               if seg.pending and seg.frame is not None]
+        return pl.concat(ids).alias("break_id") if ids else pl.Series("break_id", [], dtype=pl.Int64)
+
 
 __all__ = ["DETAIL_COLUMNS", "MATCH_COLUMNS", "OUTCOME", "RecordSource", "Segment", "outcome_code"]
