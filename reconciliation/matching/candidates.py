@@ -55,8 +55,7 @@ def build_candidates(partner: pl.DataFrame | pl.LazyFrame, platform: pl.DataFram
             length = today.height
         parts.append(_outcome(today.lazy().select(MATCH_COLUMNS)).with_columns(is_pending=pl.lit(False)))
         layout.append((side, False, None if path or isinstance(today, pl.LazyFrame) else today, length))
-    cands = _one_chunk(pl.concat(parts, how="vertical_relaxed").with_row_index("rid").with_columns(
-        pl.col("rid").cast(pl.Int64)).collect())
+    cands = _column_by_column(pl.concat(parts, how="vertical_relaxed"))
     segments, start = [], 0
     for side, is_pending, frame, length in layout:
         if length is None:  # read lazily: this day's records of the side, counted where they landed
@@ -69,19 +68,21 @@ def build_candidates(partner: pl.DataFrame | pl.LazyFrame, platform: pl.DataFram
     return cands, RecordSource(tuple(segments))
 
 
-def _one_chunk(frame: pl.DataFrame) -> pl.DataFrame:
-    """The frame with every column in one chunk, copied a column at a time.
+def _column_by_column(records: pl.LazyFrame) -> pl.DataFrame:
+    """The records read one column at a time, each into one chunk, with ``rid`` first.
 
-    Read from Parquet, each column comes in one chunk per row group; the
-    flags and marks matching adds come in one chunk. Once a frame's columns
-    are chunked differently, Polars copies the whole frame into single chunks
-    on the next filter or drop: 1.5 GB at once at 10 million records a side.
-    Copying here, one column at a time, costs one column's worth instead.
+    Read from Parquet in one go, every column comes in one chunk per row
+    group, all of them decoded at once; and once a frame's columns are
+    chunked differently (the flags matching adds come in one chunk), Polars
+    copies the whole frame into single chunks on the next filter or drop
+    (1.5 GB at once at 10 million records a side). Read a column at a time
+    and made one chunk, the day is decoded one column at a time and never
+    copied whole.
     """
-    columns = []
-    for name in list(frame.columns):
-        columns.append(frame.drop_in_place(name).rechunk())
-    return pl.DataFrame(columns)
+    names = records.collect_schema().names()
+    columns = [records.select(name).collect().to_series().rechunk() for name in names]
+    rid = pl.int_range(0, columns[0].len() if columns else 0, dtype=pl.Int64, eager=True).alias("rid")
+    return pl.DataFrame([rid, *columns])
 
 
 def _outcome(records: pl.LazyFrame) -> pl.LazyFrame:
