@@ -6,7 +6,8 @@
   (a killed run's are swept by the next run);
 - the DAG's gate parses and validates each file once: the reconcile step
   uses what the gate kept while the files are the same, and parses again
-  when they changed.
+  when they changed;
+- a DuckDB warehouse runs under a bounded memory limit unless its URL sets one.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from reconciliation import pipeline
 from reconciliation.config import Settings
 from reconciliation.generate import generate
 from reconciliation.run.workdir import WORK
+from reconciliation.warehouse.connection import DUCKDB_MEMORY_LIMIT
 from reconciliation.warehouse.db import Warehouse, engine_for
 from reconciliation.warehouse.schema import metadata, recon_record, recon_run
 from tests.conftest import fresh_postgres
@@ -187,3 +189,21 @@ def test_the_gates_parse_is_used_by_the_reconcile_step(inbox: Path, tmp_path: Pa
         assert calls == {"parse": 6, "validate": 3}
     assert not (tmp_path / "var" / "kept").exists()
     assert left_over(tmp_path / "var") == []
+
+
+def test_a_duckdb_warehouse_runs_under_its_memory_limit(inbox: Path, tmp_path: Path) -> None:
+    """DuckDB's buffers are bounded by default (not 80% of the machine); a URL's own limit wins."""
+    import duckdb
+
+    def shown(limit: str) -> str:
+        with duckdb.connect(config={"memory_limit": limit}) as plain:
+            row = plain.execute("SELECT current_setting('memory_limit')").fetchone()
+        assert row is not None
+        return str(row[0])
+
+    default = f"duckdb:///{tmp_path / 'default.duckdb'}"
+    own = f"duckdb:///{tmp_path / 'own.duckdb'}?memory_limit=2GB"
+    for url, limit in ((default, DUCKDB_MEMORY_LIMIT), (own, "2GB")):
+        assert pipeline.run_day(settings_for(url, tmp_path / "var"), "ABCD", D1, inbox).status == "SUCCEEDED"
+        with engine_for(url).connect() as conn:
+            assert conn.exec_driver_sql("SELECT current_setting('memory_limit')").scalar() == shown(limit)

@@ -7,9 +7,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
+import polars as pl
 import pytest
 
 from reconciliation.config import Settings
+from reconciliation.reports import excel
 from reconciliation.reports.columns import BREAK_FIELDS, FIELD_NAMES
 from reconciliation.reports.excel import (
     ALL_BREAKS,
@@ -102,3 +104,26 @@ def test_csv_lists_every_break_with_exact_money(seeded: Seeded, files: dict[str,
     assert all(r["collector"] == "" or (r["collector"].startswith("****") and len(r["collector"]) == 8)
                for r in rows)
     assert all(len(r["delta_dollars"].split(".")[1]) == 2 for r in rows if r["delta_dollars"])
+
+
+def test_a_big_night_is_listed_per_sheet_and_written_a_chunk_at_a_time(
+        seeded: Seeded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each sheet lists the first rows of its own breaks; chunks and slices change no byte of the CSV."""
+    with engine_for(seeded.url).connect() as conn:
+        report = build_run_report(conn, current_run(seeded.url, "ABCD", LAST_DAY)["run_id"], Settings())
+    whole = write_breaks_csv(report.breaks, tmp_path / "whole.csv").read_bytes()
+    monkeypatch.setattr(excel, "_CHUNK_ROWS", 3)
+    monkeypatch.setattr(excel, "_CSV_SLICE", 4)
+    assert write_breaks_csv(report.breaks, tmp_path / "sliced.csv").read_bytes() == whole
+    book = openpyxl.load_workbook(write_workbook(report, tmp_path / "cut.xlsx", max_rows=5))
+
+    def listed(sheet: str, count: int) -> list[object]:
+        return [row[0] for row in book[sheet].iter_rows(min_row=2, max_row=count + 1, values_only=True)]
+
+    breaks = report.breaks
+    assert breaks.height > 5
+    assert listed(ALL_BREAKS, 5) == breaks["break_id"].head(5).to_list()
+    assert "Only the first 5 of" in str(book[ALL_BREAKS].cell(8, 1).value)
+    for break_type in BREAK_TYPES:
+        mine = breaks.filter(pl.col("break_type") == break_type)["break_id"].head(5).to_list()
+        assert listed(break_type, len(mine)) == mine, break_type
