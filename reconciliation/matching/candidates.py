@@ -86,7 +86,7 @@ def _column_by_column(records: pl.LazyFrame) -> pl.DataFrame:
 
 
 def _outcome(records: pl.LazyFrame) -> pl.LazyFrame:
-    """The records with their response code as ``OUTCOME`` (read that way already when spilled)."""
+    """The records with their response code as ``OUTCOME`` (unless they already hold it so)."""
     if records.collect_schema()["response_code"] == OUTCOME:
         return records
     return records.with_columns(outcome_code())
