@@ -61,8 +61,8 @@ from reconciliation.warehouse.writer import (
 
 log = logging.getLogger(__name__)
 
-#: The candidates' columns the write reads.
-WRITE_COLUMNS = ("rid", "side", "txn_type", "miles", "dollars", "is_pending", "disposition")
+#: The columns of the run's breaks that its summary and outcome read once they are written.
+BREAK_TOTALS = ("side", "break_type", "delta_dollars")
 
 
 def warehouse(settings: Settings) -> Engine:
@@ -366,6 +366,11 @@ def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
     unplaced = records.filter(pl.col("disposition") == "UNPLACED").height
     if unplaced:
         raise AssertionError(f"{unplaced} records ended in no place (conservation violated)")
+    # Totalled now, the records' amounts leave memory before the write: only where each
+    # record ended is written with it.
+    totals = summaries.record_totals(records)
+    del records
+    result = replace(result, cands=result.cands.select("is_pending", "disposition"))
 
     now = now_utc()
     matched_pairs = result.matches.height
@@ -378,7 +383,9 @@ def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
     apply_pending_updates(conn, result.pending_updates, run_id, day, now)
     breaks = insert_breaks(conn, result.breaks, run_id=run_id, sponsor=sponsor,
                            previous_runs=ctx.previous_runs, now=now)
-    pending = breaks.filter(pl.col("status") == "PENDING", pl.col("record_rid").is_not_null())
+    pending = breaks.filter(pl.col("status") == "PENDING", pl.col("record_rid").is_not_null()).select(
+        "record_rid", "break_id")
+    breaks = breaks.select(BREAK_TOTALS)  # written: only what the summary counts stays in memory
     runs.write_matches(conn, run_id, sponsor, day, result.matches)
     # Written: the match rows and the unnumbered breaks leave memory before the day's records load.
     result = replace(result, matches=result.matches.clear(), breaks=result.breaks.clear())
@@ -388,9 +395,9 @@ def _write_success(conn: Connection, settings: Settings, row: dict[str, Any],
     limit = limit_breaks(conn, sponsor, day, settings.timezone, settings.daily_limit)
     limit_rows = insert_breaks(conn, limit, run_id=run_id, sponsor=sponsor, previous_runs=[],
                                now=now)
-    all_breaks = pl.concat([breaks, limit_rows], how="diagonal_relaxed") if limit_rows.height \
-        else breaks
-    summary = summaries.summary_rows(run_id, sponsor, day, parsed, records, all_breaks)
+    all_breaks = pl.concat([breaks, limit_rows.select(BREAK_TOTALS)], how="vertical_relaxed") \
+        if limit_rows.height else breaks
+    summary = summaries.summary_rows(run_id, sponsor, day, parsed, totals, all_breaks)
     summaries.check_conservation(summary)
     runs.write_summary(conn, summary)
     write_quality(conn, run_id, quality)
@@ -412,9 +419,6 @@ def _match(parsed: dict[str, ParsedFile], ctx: Any, params: MatchParams) -> Matc
     partner, platform = (parsed[s].scan(*MATCH_COLUMNS) if s in spilled else parsed[s].frame()
                          for s in (PARTNER, PLATFORM))
     result = reconcile(partner, platform, ctx.pending, ctx.history, params, spilled)
-    # The write reads only these of the candidates (dispositions, the summary's totals): the keys,
-    # times and flags are dropped before the warehouse takes its share of memory.
-    result = replace(result, cands=result.cands.select(WRITE_COLUMNS))
     release_memory()
     return result
 

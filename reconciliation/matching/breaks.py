@@ -10,11 +10,15 @@ are filled once for all rules' rows (``with_details``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from reconciliation.matching.sources import RecordSource
 from reconciliation.records import MONEY, UTC_TS
+
+if TYPE_CHECKING:  # the candidates import the rules' helpers' module, not the other way round
+    from reconciliation.matching.candidates import Candidates
 
 #: Record fields carried into a break, per side, from the candidates.
 FIELDS = (
@@ -83,25 +87,21 @@ def with_details(breaks: pl.DataFrame, source: RecordSource) -> pl.DataFrame:
     return breaks.with_columns(*filled, p["pos_transaction_id"]).drop("partner_rid", "platform_rid")
 
 
-def _gathered(cands: pl.DataFrame, idx: pl.Series, prefix: str) -> list[pl.Series]:
-    return [cands.get_column(f).gather(idx).alias(f"{prefix}{f}") for f in FIELDS]
+def records_wide(c: Candidates, rids: pl.Series, side: str) -> pl.DataFrame:
+    """Wide form of single records of one side, taken from the candidates by ``rid``.
 
-
-def records_wide(cands: pl.DataFrame, rids: pl.Series, side: str) -> pl.DataFrame:
-    """Wide form of single records of one side, taken from ``cands`` by ``rid``.
-
-    ``rid`` is the row index of ``cands``, so records are gathered by position
-    instead of joined: only the rows that become breaks are ever widened.
+    ``rid`` is the row index of the candidates, so records are gathered by
+    position instead of joined: only the rows that become breaks are ever widened.
     """
     mine, other = ("p_", "q_") if side == "PARTNER" else ("q_", "p_")
     nulls = pl.Series(dtype=pl.Int64, values=[None] * len(rids))
-    return pl.DataFrame([*_gathered(cands, rids, mine), *_gathered(cands, nulls, other)])
+    return pl.DataFrame([*c.fields(rids, FIELDS, mine), *c.fields(nulls, FIELDS, other)])
 
 
-def pairs_wide(pairs: pl.DataFrame, cands: pl.DataFrame) -> pl.DataFrame:
+def pairs_wide(pairs: pl.DataFrame, c: Candidates) -> pl.DataFrame:
     """Wide form of pairs: ``pairs`` holds ``p_rid`` and ``q_rid`` (plus any extra columns)."""
-    extra = [pairs.get_column(c) for c in pairs.columns if c not in ("p_rid", "q_rid")]
-    return pl.DataFrame([*_gathered(cands, pairs["p_rid"], "p_"), *_gathered(cands, pairs["q_rid"], "q_"),
+    extra = [pairs.get_column(col) for col in pairs.columns if col not in ("p_rid", "q_rid")]
+    return pl.DataFrame([*c.fields(pairs["p_rid"], FIELDS, "p_"), *c.fields(pairs["q_rid"], FIELDS, "q_"),
                          *extra])
 
 
@@ -208,13 +208,13 @@ def describe(side_label: str, prefix: str) -> pl.Expr:
     )
 
 
-def side_breaks(cands: pl.DataFrame, rows: pl.DataFrame, break_type: str,
+def side_breaks(c: Candidates, rows: pl.DataFrame, break_type: str,
                 detail: Callable[[pl.Expr, str], pl.Expr],
                 delta: Callable[[str], pl.Expr] | None = None) -> pl.DataFrame:
     """Break rows for single flagged records of either side.
 
     Args:
-        cands: The run's candidates (``rid`` is the row index).
+        c: The run's candidates (``rid`` is the row index).
         rows: The flagged records: ``rid``, ``side_s`` (PARTNER or PLATFORM)
             and any extra columns the detail reads.
         break_type: The spec's break type.
@@ -228,7 +228,7 @@ def side_breaks(cands: pl.DataFrame, rows: pl.DataFrame, break_type: str,
         mine = rows.filter(pl.col("side_s") == side)
         if mine.height == 0:
             continue
-        wide = records_wide(cands, mine["rid"], side).with_columns(*(mine[c] for c in extra))
+        wide = records_wide(c, mine["rid"], side).with_columns(*(mine[c] for c in extra))
         out.append(break_rows(wide, break_type, side, detail(describe(side.lower(), prefix), prefix),
                               delta=delta(prefix) if delta else None))
     return pl.concat(out) if out else empty_breaks()

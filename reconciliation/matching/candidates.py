@@ -9,8 +9,9 @@ first use and shared by the rules that read them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 
@@ -20,16 +21,25 @@ from reconciliation.matching import checks, pairing
 from reconciliation.matching.pairing import mask
 from reconciliation.matching.params import MatchParams
 from reconciliation.matching.sources import MATCH_COLUMNS, OUTCOME, RecordSource, Segment, outcome_code
-from reconciliation.records import ORIGIN_SYSTEM, PARTNER, PLATFORM, REDEEM, REVERSE
+from reconciliation.records import MONEY, ORIGIN_SYSTEM, PARTNER, PLATFORM, REDEEM, REVERSE
+
+#: The one field the candidates keep aside, for the records that have one: most records are
+#: REDEEMs without an original number, and a column of twenty million mostly empty strings
+#: still costs 16 bytes a row (0.3 GB at ten million records a side).
+ORIGINAL = "original_confirmation_number"
+#: One cent: ``cents`` times this is the record's dollars.
+CENT = Decimal("0.01")
 
 
 def build_candidates(partner: pl.DataFrame | pl.LazyFrame, platform: pl.DataFrame | pl.LazyFrame,
                      pending: pl.DataFrame, spilled: Mapping[str, Path] | None = None
-                     ) -> tuple[pl.DataFrame, RecordSource]:
+                     ) -> tuple[pl.DataFrame, pl.DataFrame, RecordSource]:
     """Pending and this day's records of both sides, ``rid`` in (side, business date, line) order.
 
-    Only ``MATCH_COLUMNS`` are kept; the returned source gathers the others by
-    ``rid``. A side in ``spilled`` has its full records in that Parquet file,
+    Only ``MATCH_COLUMNS`` are kept, in the compact form of ``_compact``;
+    the original confirmation numbers are returned apart (``rid``, ``ORIGINAL``;
+    only the records that have one), and the returned source gathers the
+    other fields by ``rid``. A side in ``spilled`` has its full records in that Parquet file,
     in line order, and may be passed as a lazy scan of it: every lazy side is
     read straight into the candidates, so a day's key columns are in memory
     once, not once as the side's frame and again as the candidates. Any other
@@ -40,7 +50,7 @@ def build_candidates(partner: pl.DataFrame | pl.LazyFrame, platform: pl.DataFram
     for side, today in ((PARTNER, partner), (PLATFORM, platform)):
         if pending.height:
             mine = pending.filter(pl.col("side") == side).sort("business_date", "line_number")
-            parts.append(_outcome(mine.lazy().select(MATCH_COLUMNS)).with_columns(is_pending=pl.lit(True)))
+            parts.append(_compact(mine.lazy().select(MATCH_COLUMNS)).with_columns(is_pending=pl.lit(True)))
             layout.append((side, True, mine, mine.height))
         path = (spilled or {}).get(side)
         if isinstance(today, pl.LazyFrame):
@@ -53,9 +63,9 @@ def build_candidates(partner: pl.DataFrame | pl.LazyFrame, platform: pl.DataFram
                     raise ValueError(f"the spilled {side.lower()} records are not in line order")
                 today = today.sort("business_date", "line_number")
             length = today.height
-        parts.append(_outcome(today.lazy().select(MATCH_COLUMNS)).with_columns(is_pending=pl.lit(False)))
+        parts.append(_compact(today.lazy().select(MATCH_COLUMNS)).with_columns(is_pending=pl.lit(False)))
         layout.append((side, False, None if path or isinstance(today, pl.LazyFrame) else today, length))
-    cands = _column_by_column(pl.concat(parts, how="vertical_relaxed"))
+    cands, originals = _column_by_column(pl.concat(parts, how="vertical_relaxed"))
     segments, start = [], 0
     for side, is_pending, frame, length in layout:
         if length is None:  # read lazily: this day's records of the side, counted where they landed
@@ -65,10 +75,10 @@ def build_candidates(partner: pl.DataFrame | pl.LazyFrame, platform: pl.DataFram
         path = None if is_pending else (spilled or {}).get(side)
         segments.append(Segment(side, is_pending, start, length, frame=frame, path=path))
         start += length
-    return cands, RecordSource(tuple(segments))
+    return cands, originals, RecordSource(tuple(segments))
 
 
-def _column_by_column(records: pl.LazyFrame) -> pl.DataFrame:
+def _column_by_column(records: pl.LazyFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The records read one column at a time, each into one chunk, with ``rid`` first.
 
     Read from Parquet in one go, every column comes in one chunk per row
@@ -77,12 +87,31 @@ def _column_by_column(records: pl.LazyFrame) -> pl.DataFrame:
     copies the whole frame into single chunks on the next filter or drop
     (1.5 GB at once at 10 million records a side). Read a column at a time
     and made one chunk, the day is decoded one column at a time and never
-    copied whole.
+    copied whole. ``ORIGINAL`` is read the same way and kept only where it is
+    set, as a frame of its own (``rid``, ``ORIGINAL``).
     """
-    names = records.collect_schema().names()
+    names = [n for n in records.collect_schema().names() if n != ORIGINAL]
     columns = [records.select(name).collect().to_series().rechunk() for name in names]
     rid = pl.int_range(0, columns[0].len() if columns else 0, dtype=pl.Int64, eager=True).alias("rid")
-    return pl.DataFrame([rid, *columns])
+    original = records.select(ORIGINAL).collect().to_series()
+    originals = pl.DataFrame([rid, original]).filter(pl.col(ORIGINAL).is_not_null()).rechunk()
+    return pl.DataFrame([rid, *columns]), originals
+
+
+def _compact(records: pl.LazyFrame) -> pl.LazyFrame:
+    """The match columns as the candidates hold them, in about half the bytes of the records' types.
+
+    Lines, units and miles are 32-bit (the layouts allow 4-digit miles and
+    3-digit units; a value that does not fit fails the cast, it is never
+    cut), dollars are whole cents (``cents``, 64-bit; the records' Decimal
+    is 128-bit) and the response code is an ``OUTCOME``. Compared in
+    cents, amounts are compared exactly; ``Candidates.fields`` gives the
+    records' own types back to the few rows that become breaks.
+    """
+    return _outcome(records).with_columns(
+        pl.col("line_number", "units", "miles").cast(pl.Int32),
+        cents=pl.col("dollars").cast(MONEY).to_physical().cast(pl.Int64),
+    ).drop("dollars")
 
 
 def _outcome(records: pl.LazyFrame) -> pl.LazyFrame:
@@ -92,14 +121,15 @@ def _outcome(records: pl.LazyFrame) -> pl.LazyFrame:
     return records.with_columns(outcome_code())
 
 
-def _refunds(cands: pl.DataFrame, paired_q: pl.Series) -> pl.DataFrame:
+def _refunds(cands: pl.DataFrame, originals: pl.DataFrame, paired_q: pl.Series) -> pl.DataFrame:
     """Platform REDEEMs that a free SYSTEM REVERSE refunds: ``q_rid`` -> ``refund_rid``."""
     narrow = cands.select("rid", "side", "dup", "txn_type", "origin", "confirmation_number",
-                          "original_confirmation_number", "ts").with_columns(paired=paired_q)
+                          "ts").with_columns(paired=paired_q)
     platform = pl.col("side") == PLATFORM
     refunds = (
         narrow.filter(platform & ~pl.col("dup") & (pl.col("txn_type") == REVERSE)
                       & (pl.col("origin") == ORIGIN_SYSTEM) & ~pl.col("paired"))
+        .join(originals, on="rid", how="left")
         .sort("ts", "rid")
         .unique("original_confirmation_number", keep="first")
         .select(confirmation_number="original_confirmation_number", refund_rid="rid")
@@ -114,10 +144,13 @@ class Candidates:
     """One run's candidates, paired and settled; the input of every break rule.
 
     Attributes:
-        frame: The candidates: ``sources.MATCH_COLUMNS`` but ``response_code``,
-            plus ``rid``, ``is_pending``, the financial flags and
-            ``dup``/``dup_ordinal`` (a pending record's break id is in
-            ``source``: ``RecordSource.pending_break_ids``).
+        frame: The candidates: ``sources.MATCH_COLUMNS`` but ``response_code``
+            and ``ORIGINAL``, compact (``_compact``: 32-bit lines, units and
+            miles, dollars as ``cents``), plus ``rid``, ``is_pending``, the
+            financial flags and ``dup``/``dup_ordinal`` (a pending record's
+            break id is in ``source``: ``RecordSource.pending_break_ids``).
+            ``fields`` reads them back in the records' own types.
+        originals: ``rid`` and ``ORIGINAL`` of the candidates that have one.
         source: Their full records, gathered by ``rid``.
         history: The sponsor's earlier records that reversal look-ups may find.
         pairs: Every pair of steps 2-3 (``p_rid``, ``q_rid``, ``rule``).
@@ -130,6 +163,7 @@ class Candidates:
     """
 
     frame: pl.DataFrame
+    originals: pl.DataFrame
     source: RecordSource
     history: pl.DataFrame
     pairs: pl.DataFrame
@@ -148,7 +182,7 @@ class Candidates:
         ``spilled`` names the Parquet files holding a side's full records
         (``build_candidates``).
         """
-        cands, source = build_candidates(partner, platform, pending, spilled)
+        cands, originals, source = build_candidates(partner, platform, pending, spilled)
         # The response code is only read as the flags it gives.
         cands = pairing.mark_duplicates(pairing.classify(cands)).drop("response_code")
         n = cands.height
@@ -157,10 +191,11 @@ class Candidates:
         pairs = pl.concat([key, fallback])
         unknown_p = cands.get_column("unknown").gather(pairs["p_rid"])
         paired_q = mask(n, pairs["q_rid"])
-        refunds = _refunds(cands, paired_q)
+        refunds = _refunds(cands, originals, paired_q)
         unknown = pairs.filter(unknown_p).join(refunds, on="q_rid", how="left")
         return cls(
             frame=cands,
+            originals=originals,
             source=source,
             history=history,
             pairs=pairs,
@@ -178,6 +213,28 @@ class Candidates:
     def column(self, name: str) -> pl.Series:
         """One column of the candidates."""
         return self.frame.get_column(name)
+
+    def fields(self, rids: pl.Series, names: Sequence[str], prefix: str = "") -> list[pl.Series]:
+        """Record fields of the candidates at ``rids`` (a null gives nulls) in the records' own types.
+
+        The compact columns are widened back (``cents`` becomes ``dollars``)
+        and ``ORIGINAL`` is found in ``originals``: only the rows that become
+        breaks or matches are ever read this way.
+        """
+        out = []
+        for name in names:
+            if name == ORIGINAL:
+                found = pl.DataFrame({"rid": rids.cast(pl.Int64)}).join(
+                    self.originals, on="rid", how="left", maintain_order="left").get_column(ORIGINAL)
+            elif name == "dollars":
+                found = (self.column("cents").gather(rids).cast(pl.Decimal(38, 0))
+                         * pl.Series([CENT], dtype=pl.Decimal(38, 2))).cast(MONEY)
+            elif name in ("line_number", "units", "miles"):
+                found = self.column(name).gather(rids).cast(pl.Int64)
+            else:
+                found = self.column(name).gather(rids)
+            out.append(found.alias(f"{prefix}{name}"))
+        return out
 
     def rids(self, which: pl.Series) -> pl.Series:
         """The ``rid`` of the candidates a mask selects."""
@@ -233,4 +290,4 @@ class Candidates:
     @cached_property
     def reversals(self) -> pl.DataFrame:
         """Step 8's look-ups: each REVERSE event with its REDEEM and its rank among that REDEEM's REVERSEs."""
-        return checks.look_up_reversals(self.frame, self.events, self.history)
+        return checks.look_up_reversals(self.frame, self.originals, self.events, self.history)

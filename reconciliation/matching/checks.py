@@ -35,41 +35,49 @@ CHECKED_COLUMNS = ("rid", "side_s", "business_date", "line_number", "original_co
                    "ts", "miles", "origin", "found", "r_business_date", "r_miles", "rank")
 
 
-def reference(cands: pl.DataFrame, wanted: pl.Series, history: pl.DataFrame) -> pl.DataFrame:
+def reference(cands: pl.DataFrame, originals: pl.DataFrame, wanted: pl.Series,
+              history: pl.DataFrame) -> pl.DataFrame:
     """What reversal look-ups may find: usable records of this run and the sponsor's history.
 
     Only records that could answer a look-up are kept: REDEEMs whose number
-    is ``wanted``, and REVERSEs of those REDEEMs. The test runs on the few
-    columns it reads, and only the rows it keeps are copied.
+    is ``wanted``, and REVERSEs of those REDEEMs (found by ``originals``, the
+    candidates' original numbers). The test runs on the few columns it
+    reads, and only the rows it keeps are copied.
     """
     wanted_list = wanted.implode()
     names = REFERENCE_COLUMNS.names()
-    looked_up_by = pl.when(pl.col("txn_type") == REDEEM).then(pl.col("confirmation_number")).otherwise(
-        pl.col("original_confirmation_number"))
-
-    def relevant(records: pl.DataFrame, usable: pl.Expr) -> pl.DataFrame:
-        keep = records.select(usable & looked_up_by.is_in(wanted_list)).to_series()
-        return records.select(names).filter(keep).select(
-            *(pl.col(c).cast(t) for c, t in REFERENCE_COLUMNS.items()))
-
-    mine = relevant(cands, ~pl.col("dup") & pl.col("financial")
-                    & ((pl.col("side") == PLATFORM) | pl.col("success")))
+    is_redeem = (pl.col("txn_type") == REDEEM).fill_null(False)
+    typed = [pl.col(c).cast(t) for c, t in REFERENCE_COLUMNS.items()]
+    usable = ~pl.col("dup") & pl.col("financial") & ((pl.col("side") == PLATFORM) | pl.col("success"))
+    # This run's REDEEMs by their own number, its other records by the original they name.
+    named = originals.filter(pl.col("original_confirmation_number").is_in(wanted_list))
+    keep = cands.select(usable & is_redeem & pl.col("confirmation_number").is_in(wanted_list)).to_series()
+    by_original = cands.select(usable & ~is_redeem).to_series().gather(named["rid"])
+    keep = keep.scatter(named["rid"], keep.gather(named["rid"]) | by_original)
+    mine = cands.filter(keep).join(originals, on="rid", how="left", maintain_order="left").select(*typed)
     if history.height == 0:
         return mine  # one row per record: (side, business date, line) is unique
     # A record both here and in the history (a pending one) counts once, as this run's.
     place = ["side", "business_date", "line_number"]
-    earlier = relevant(history, (pl.col("disposition") != "DUPLICATE") & (
-        (pl.col("side") == PLATFORM) | pl.col("response_code").is_in(SUCCESS_CODES)))
+    looked_up_by = pl.when(is_redeem).then(pl.col("confirmation_number")).otherwise(
+        pl.col("original_confirmation_number"))
+    earlier_usable = (pl.col("disposition") != "DUPLICATE") & (
+        (pl.col("side") == PLATFORM) | pl.col("response_code").is_in(SUCCESS_CODES))
+    keep_earlier = history.select(earlier_usable & looked_up_by.is_in(wanted_list)).to_series()
+    earlier = history.select(names).filter(keep_earlier).select(*typed)
     earlier = earlier.unique(place, keep="first", maintain_order=True).join(
         mine.select(place), on=place, how="anti")
     return pl.concat([mine, earlier])
 
 
-def look_up_reversals(cands: pl.DataFrame, events: pl.Series, history: pl.DataFrame) -> pl.DataFrame:
+def look_up_reversals(cands: pl.DataFrame, originals: pl.DataFrame, events: pl.Series,
+                      history: pl.DataFrame) -> pl.DataFrame:
     """Each REVERSE event with its REDEEM (``found``, ``r_business_date``, ``r_miles``) and ``rank``.
 
     Args:
-        cands: The run's candidates (``rid`` is the row index).
+        cands: The run's candidates (``rid`` is the row index), compact
+            (``candidates._compact``).
+        originals: ``rid`` and original confirmation number of the candidates that have one.
         events: Boolean mask over ``cands``: the records to check, one per event.
         history: The sponsor's earlier records within the look-back
             (REFERENCE_COLUMNS plus ``disposition`` and ``response_code``).
@@ -79,16 +87,18 @@ def look_up_reversals(cands: pl.DataFrame, events: pl.Series, history: pl.DataFr
         time among the REVERSEs of the same REDEEM on its side.
     """
     reverses = cands.select(
-        "rid", "business_date", "line_number", "original_confirmation_number", "ts", "miles", "side",
-        "origin",
-    ).filter(events & (cands.get_column("txn_type") == REVERSE)).select(
-        pl.exclude("side", "origin"), side_s=pl.col("side").cast(pl.String),
+        "rid", "business_date", "line_number", "ts", "miles", "side", "origin",
+    ).filter(events & (cands.get_column("txn_type") == REVERSE)).join(
+        originals, on="rid", how="left", maintain_order="left").select(
+        "rid", "business_date", pl.col("line_number", "miles").cast(pl.Int64),
+        "original_confirmation_number", "ts", side_s=pl.col("side").cast(pl.String),
         origin=pl.col("origin").cast(pl.String))
     if reverses.height == 0:
         return reverses.with_columns(found=pl.lit(False), r_business_date=pl.lit(None, dtype=pl.Date),
                                      r_miles=pl.lit(None, dtype=pl.Int64),
                                      rank=pl.lit(None, dtype=pl.Int64)).select(CHECKED_COLUMNS)
-    refs = reference(cands, reverses["original_confirmation_number"].drop_nulls().unique(), history)
+    refs = reference(cands, originals, reverses["original_confirmation_number"].drop_nulls().unique(),
+                     history)
     redeems = (
         refs.filter(pl.col("txn_type") == REDEEM)
         .sort("business_date", "line_number")

@@ -29,17 +29,20 @@ from reconciliation.matching.rules import RULES
 from reconciliation.matching.sources import RecordSource
 from reconciliation.records import RECORD_SCHEMA
 
+#: The candidates' columns a result keeps, beside ``disposition``: which record (``rid``,
+#: ``is_pending``) and what the run's summary totals (``side``, ``txn_type``, ``miles``, ``cents``).
+RESULT_COLUMNS = ("rid", "side", "txn_type", "miles", "cents", "is_pending")
+
 
 @dataclass
 class MatchResult:
     """Everything one run decided.
 
     Attributes:
-        cands: The candidates with ``rid``, flags, ``is_pending`` and
-            ``disposition`` (MATCHED, SETTLED, BREAK, DUPLICATE or DECLINED for
-            this day's records; null for re-entering pending ones, which keep
-            their earlier place). Only the columns matching reads: ``source``
-            gathers the full records.
+        cands: The candidates' ``RESULT_COLUMNS`` and ``disposition``
+            (MATCHED, SETTLED, BREAK, DUPLICATE or DECLINED for this day's
+            records; null for re-entering pending ones, which keep their
+            earlier place). ``source`` gathers the full records.
         source: The candidates' full records, by ``rid``.
         matches: One row per pair and per settled auto-refund (recon_match columns).
         breaks: New breaks (BREAK_SCHEMA plus break_key, severity, status).
@@ -85,9 +88,10 @@ def reconcile(partner: pl.DataFrame | pl.LazyFrame, platform: pl.DataFrame | pl.
     """
     c = Candidates.build(partner, platform, pending, history, params, spilled)
     breaks = pl.concat([rule.check(c, params) for rule in RULES])
-    cands = c.frame.with_columns(disposition=outcomes.dispositions(c))
+    cands = c.frame.select(RESULT_COLUMNS).with_columns(disposition=outcomes.dispositions(c))
     matches, updates, source = outcomes.matches(c), outcomes.pending_updates(c, params), c.source
-    # The pairs, masks and look-ups are done with: the breaks are finished without them.
+    # The keys, times, pairs, masks and look-ups are done with: the breaks are finished without
+    # them (a gigabyte at ten million records a side).
     del c
     breaks = finish(breaks, params)
     return MatchResult(cands, source, matches, with_details(breaks, source), updates)

@@ -50,7 +50,7 @@ def duplicate(c: Candidates, params: MatchParams) -> pl.DataFrame:
     out = []
     for side, prefix in ((PARTNER, "p_"), (PLATFORM, "q_")):
         which = c.column("dup") & ~c.column("is_pending") & (c.column("side") == side)
-        wide = records_wide(c.frame, c.rids(which), side).with_columns(
+        wide = records_wide(c, c.rids(which), side).with_columns(
             ordinal=c.column("dup_ordinal").filter(which))
         out.append(break_rows(
             wide, bt.DUPLICATE, side,
@@ -67,10 +67,10 @@ def amount_mismatch(c: Candidates, params: MatchParams) -> pl.DataFrame:
     if pairs.height == 0:
         return empty_breaks()
     differs = pl.repeat(False, pairs.height, dtype=pl.Boolean, eager=True)
-    for column in ("units", "miles", "dollars"):
+    for column in ("units", "miles", "cents"):
         values = c.column(column)
         differs = differs | (values.gather(pairs["p_rid"]) != values.gather(pairs["q_rid"])).fill_null(True)
-    wide = pairs_wide(pairs.filter(differs), c.frame)
+    wide = pairs_wide(pairs.filter(differs), c)
     return break_rows(wide, bt.AMOUNT_MISMATCH, "BOTH", fmt(
         "partner says {} units, {} miles, ${}; platform says {} units, {} miles, ${}",
         pl.col("p_units"), pl.col("p_miles"), pl.col("p_dollars").cast(pl.String),
@@ -85,7 +85,7 @@ def timestamp_drift(c: Candidates, params: MatchParams) -> pl.DataFrame:
     ts = c.column("ts")
     gap = (ts.gather(pairs["p_rid"]) - ts.gather(pairs["q_rid"])).dt.total_microseconds().abs()
     drifts = (pairs["rule"] == "KEY") & (gap > int(params.tolerance / timedelta(microseconds=1)))
-    wide = pairs_wide(pairs.filter(drifts), c.frame)
+    wide = pairs_wide(pairs.filter(drifts), c)
     seconds = ((pl.col("p_ts") - pl.col("q_ts")).dt.total_seconds().abs()).cast(pl.Int64)
     return break_rows(wide, bt.TIMESTAMP_DRIFT, "BOTH", fmt(
         "partner time and platform time differ by {} seconds", seconds), delta=pl.lit(0))
@@ -93,20 +93,20 @@ def timestamp_drift(c: Candidates, params: MatchParams) -> pl.DataFrame:
 
 def missing_on_platform(c: Candidates, params: MatchParams) -> pl.DataFrame:
     """Step 7: a successful partner record left unpaired (a discount the platform did not record)."""
-    return break_rows(records_wide(c.frame, c.rids(c.unpaired_partner), PARTNER), bt.MISSING_ON_PLATFORM,
+    return break_rows(records_wide(c, c.rids(c.unpaired_partner), PARTNER), bt.MISSING_ON_PLATFORM,
                       PARTNER, fmt("{} has no platform record", describe("partner", "p_")))
 
 
 def missing_at_partner(c: Candidates, params: MatchParams) -> pl.DataFrame:
     """Steps 4 and 7: a platform record left unpaired and unsettled, or an unknown outcome not refunded."""
-    return break_rows(records_wide(c.frame, c.rids(c.unpaired_platform), PLATFORM), bt.MISSING_AT_PARTNER,
+    return break_rows(records_wide(c, c.rids(c.unpaired_platform), PLATFORM), bt.MISSING_AT_PARTNER,
                       PLATFORM, fmt("{} has no successful partner record", describe("platform", "q_")))
 
 
 def orphan_reversal(c: Candidates, params: MatchParams) -> pl.DataFrame:
     """Step 8: a REVERSE whose REDEEM is nowhere to be found."""
     rows = c.reversals.filter(~pl.col("found")).select("rid", "side_s")
-    return side_breaks(c.frame, rows, bt.ORPHAN_REVERSAL, lambda label, p: fmt(
+    return side_breaks(c, rows, bt.ORPHAN_REVERSAL, lambda label, p: fmt(
         "{} reverses {}, which is not found", label, pl.col(f"{p}original_confirmation_number")))
 
 
@@ -116,7 +116,7 @@ def late_reversal(c: Candidates, params: MatchParams) -> pl.DataFrame:
     rows = found.join(deadlines(found["r_business_date"], params.zone), on="r_business_date").filter(
         (pl.col("origin").fill_null("") != ORIGIN_SYSTEM) & (pl.col("ts") > pl.col("deadline"))
     ).select("rid", "side_s")
-    return side_breaks(c.frame, rows, bt.LATE_REVERSAL, lambda label, p: fmt(
+    return side_breaks(c, rows, bt.LATE_REVERSAL, lambda label, p: fmt(
         "{} came after the reversal deadline of REDEEM {}", label,
         pl.col(f"{p}original_confirmation_number")))
 
@@ -124,7 +124,7 @@ def late_reversal(c: Candidates, params: MatchParams) -> pl.DataFrame:
 def double_reversal(c: Candidates, params: MatchParams) -> pl.DataFrame:
     """Step 8: every REVERSE of a REDEEM after the first (by time)."""
     rows = c.reversals.filter(pl.col("found") & (pl.col("rank") > 1)).select("rid", "side_s", "rank")
-    return side_breaks(c.frame, rows, bt.DOUBLE_REVERSAL, lambda label, p: fmt(
+    return side_breaks(c, rows, bt.DOUBLE_REVERSAL, lambda label, p: fmt(
         "{} is reversal number {} of REDEEM {}", label, pl.col("rank"),
         pl.col(f"{p}original_confirmation_number")))
 
@@ -133,7 +133,7 @@ def reversal_mismatch(c: Candidates, params: MatchParams) -> pl.DataFrame:
     """Step 8: a REVERSE whose miles differ from its REDEEM's."""
     rows = c.reversals.filter(pl.col("found") & (pl.col("miles") != pl.col("r_miles"))).select(
         "rid", "side_s", "r_miles")
-    return side_breaks(c.frame, rows, bt.REVERSAL_MISMATCH, lambda label, p: fmt(
+    return side_breaks(c, rows, bt.REVERSAL_MISMATCH, lambda label, p: fmt(
         "{} gives back {} miles but REDEEM {} took {}", label, pl.col(f"{p}miles"),
         pl.col(f"{p}original_confirmation_number"), pl.col("r_miles")))
 
@@ -141,16 +141,16 @@ def reversal_mismatch(c: Candidates, params: MatchParams) -> pl.DataFrame:
 def conversion_error(c: Candidates, params: MatchParams) -> pl.DataFrame:
     """Step 9: miles ≠ units × miles rate, or dollars ≠ units × dollar rate."""
     rates = params.rates
-    # Compared in whole cents (the Decimal's integer form): exact, and far
-    # cheaper than Decimal arithmetic over every record.
+    # Compared in whole cents (the candidates' form of dollars): exact, and far
+    # cheaper than Decimal arithmetic over every record; in 64 bits, whatever the rates.
     cents = pl.Series([rates.dollars_per_unit]).cast(MONEY).to_physical()[0]
-    bad = c.frame.select("rid", "side", "units", "miles", "dollars").filter(c.events).filter(
-        (pl.col("miles") != pl.col("units") * rates.miles_per_unit)
-        | (pl.col("dollars").to_physical() != pl.col("units").cast(pl.Int128) * cents)
+    units = pl.col("units").cast(pl.Int64)
+    bad = c.frame.select("rid", "side", "units", "miles", "cents").filter(c.events).filter(
+        (pl.col("miles") != units * rates.miles_per_unit) | (pl.col("cents") != units * cents)
     ).select("rid", side_s=pl.col("side").cast(pl.String), expected=(
         pl.col("units").cast(MONEY) * pl.lit(rates.dollars_per_unit).cast(MONEY)).cast(MONEY))
     return side_breaks(
-        c.frame, bad, bt.CONVERSION_ERROR,
+        c, bad, bt.CONVERSION_ERROR,
         lambda label, p: fmt("{} units should be {} miles and ${}; the record says {} miles and ${}",
                              pl.col(f"{p}units"), pl.col(f"{p}units") * rates.miles_per_unit,
                              pl.col("expected").cast(pl.String), pl.col(f"{p}miles"),

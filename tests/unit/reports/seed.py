@@ -220,7 +220,8 @@ def write_day(conn: sa.Connection, d: Day, *, version: int = 1, pending: pl.Data
         insert_frame(conn, recon_rejected_record, pl.DataFrame(rejected).with_columns(run_id=ids))
     parsed = {s: SimpleNamespace(detail_count=detail[s], rejected=pl.DataFrame({"x": [0] * d.rejected[s]}))
               for s in d.rejected}
-    summary = summaries.summary_rows(run_id, d.sponsor, d.day, parsed, records, breaks)
+    summary = summaries.summary_rows(run_id, d.sponsor, d.day, parsed, summaries.record_totals(records),
+                                     breaks)
     summaries.check_conservation(summary)
     insert_frame(conn, recon_summary, summary)
     return run_id
