@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from reconciliation.matching import checks, pairing
-from reconciliation.matching.pairing import mask
+from reconciliation.matching.pairing import mask, positions, with_rid
 from reconciliation.matching.params import MatchParams
 from reconciliation.matching.sources import MATCH_COLUMNS, OUTCOME, RecordSource, Segment, outcome_code
 from reconciliation.records import MONEY, ORIGIN_SYSTEM, PARTNER, PLATFORM, REDEEM, REVERSE
@@ -79,7 +79,7 @@ def build_candidates(partner: pl.DataFrame | pl.LazyFrame, platform: pl.DataFram
 
 
 def _column_by_column(records: pl.LazyFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The records read one column at a time, each into one chunk, with ``rid`` first.
+    """The records read one column at a time, each into one chunk (their ``rid`` is the row index).
 
     Read from Parquet in one go, every column comes in one chunk per row
     group, all of them decoded at once; and once a frame's columns are
@@ -95,7 +95,7 @@ def _column_by_column(records: pl.LazyFrame) -> tuple[pl.DataFrame, pl.DataFrame
     rid = pl.int_range(0, columns[0].len() if columns else 0, dtype=pl.Int64, eager=True).alias("rid")
     original = records.select(ORIGINAL).collect().to_series()
     originals = pl.DataFrame([rid, original]).filter(pl.col(ORIGINAL).is_not_null()).rechunk()
-    return pl.DataFrame([rid, *columns]), originals
+    return pl.DataFrame(columns), originals
 
 
 def _compact(records: pl.LazyFrame) -> pl.LazyFrame:
@@ -123,19 +123,19 @@ def _outcome(records: pl.LazyFrame) -> pl.LazyFrame:
 
 def _refunds(cands: pl.DataFrame, originals: pl.DataFrame, paired_q: pl.Series) -> pl.DataFrame:
     """Platform REDEEMs that a free SYSTEM REVERSE refunds: ``q_rid`` -> ``refund_rid``."""
-    narrow = cands.select("rid", "side", "dup", "txn_type", "origin", "confirmation_number",
-                          "ts").with_columns(paired=paired_q)
+    narrow = with_rid(cands.select("side", "dup", "txn_type", "origin", "confirmation_number",
+                                   "ts").with_columns(paired=paired_q))
     platform = pl.col("side") == PLATFORM
+    free = narrow.filter(platform & ~pl.col("dup") & (pl.col("txn_type") == REVERSE)
+                         & (pl.col("origin") == ORIGIN_SYSTEM) & ~pl.col("paired")).collect()
     refunds = (
-        narrow.filter(platform & ~pl.col("dup") & (pl.col("txn_type") == REVERSE)
-                      & (pl.col("origin") == ORIGIN_SYSTEM) & ~pl.col("paired"))
-        .join(originals, on="rid", how="left")
+        free.join(originals, on="rid", how="left")
         .sort("ts", "rid")
         .unique("original_confirmation_number", keep="first")
         .select(confirmation_number="original_confirmation_number", refund_rid="rid")
     )
     redeems = narrow.filter(platform & ~pl.col("dup") & (pl.col("txn_type") == REDEEM)).select(
-        "confirmation_number", q_rid="rid")
+        "confirmation_number", q_rid="rid").collect()
     return redeems.join(refunds, on="confirmation_number", how="inner").select("q_rid", "refund_rid")
 
 
@@ -146,10 +146,12 @@ class Candidates:
     Attributes:
         frame: The candidates: ``sources.MATCH_COLUMNS`` but ``response_code``
             and ``ORIGINAL``, compact (``_compact``: 32-bit lines, units and
-            miles, dollars as ``cents``), plus ``rid``, ``is_pending``, the
+            miles, dollars as ``cents``), plus ``is_pending``, the
             financial flags and ``dup``/``dup_ordinal`` (a pending record's
             break id is in ``source``: ``RecordSource.pending_break_ids``).
-            ``fields`` reads them back in the records' own types.
+            A candidate's ``rid`` is its row index, not a column
+            (``pairing.positions``, ``pairing.with_rid``); ``fields`` reads
+            the columns back in the records' own types.
         originals: ``rid`` and ``ORIGINAL`` of the candidates that have one.
         source: Their full records, gathered by ``rid``.
         history: The sponsor's earlier records that reversal look-ups may find.
@@ -223,7 +225,9 @@ class Candidates:
         """
         out = []
         for name in names:
-            if name == ORIGINAL:
+            if name == "rid":
+                found = rids.cast(pl.Int64)
+            elif name == ORIGINAL:
                 found = pl.DataFrame({"rid": rids.cast(pl.Int64)}).join(
                     self.originals, on="rid", how="left", maintain_order="left").get_column(ORIGINAL)
             elif name == "dollars":
@@ -238,7 +242,7 @@ class Candidates:
 
     def rids(self, which: pl.Series) -> pl.Series:
         """The ``rid`` of the candidates a mask selects."""
-        return self.column("rid").filter(which)
+        return positions(which)
 
     @cached_property
     def paired_p(self) -> pl.Series:

@@ -15,6 +15,7 @@ from datetime import date
 import polars as pl
 
 from reconciliation.config import Zone
+from reconciliation.matching.pairing import positions
 from reconciliation.matching.params import Rates as Rates  # re-exported: its historic home
 from reconciliation.records import PLATFORM, REDEEM, REVERSE, SUCCESS_CODES, UTC_TS
 
@@ -54,7 +55,8 @@ def reference(cands: pl.DataFrame, originals: pl.DataFrame, wanted: pl.Series,
     keep = cands.select(usable & is_redeem & pl.col("confirmation_number").is_in(wanted_list)).to_series()
     by_original = cands.select(usable & ~is_redeem).to_series().gather(named["rid"])
     keep = keep.scatter(named["rid"], keep.gather(named["rid"]) | by_original)
-    mine = cands.filter(keep).join(originals, on="rid", how="left", maintain_order="left").select(*typed)
+    mine = cands.select(n for n in names if n != "original_confirmation_number").filter(keep).with_columns(
+        rid=positions(keep)).join(originals, on="rid", how="left", maintain_order="left").select(*typed)
     if history.height == 0:
         return mine  # one row per record: (side, business date, line) is unique
     # A record both here and in the history (a pending one) counts once, as this run's.
@@ -86,9 +88,10 @@ def look_up_reversals(cands: pl.DataFrame, originals: pl.DataFrame, events: pl.S
         One row per REVERSE event (CHECKED_COLUMNS); ``rank`` is its place by
         time among the REVERSEs of the same REDEEM on its side.
     """
+    which = events & (cands.get_column("txn_type") == REVERSE)
     reverses = cands.select(
-        "rid", "business_date", "line_number", "ts", "miles", "side", "origin",
-    ).filter(events & (cands.get_column("txn_type") == REVERSE)).join(
+        "business_date", "line_number", "ts", "miles", "side", "origin",
+    ).filter(which).with_columns(rid=positions(which)).join(
         originals, on="rid", how="left", maintain_order="left").select(
         "rid", "business_date", pl.col("line_number", "miles").cast(pl.Int64),
         "original_confirmation_number", "ts", side_s=pl.col("side").cast(pl.String),

@@ -29,9 +29,9 @@ from reconciliation.matching.rules import RULES
 from reconciliation.matching.sources import RecordSource
 from reconciliation.records import RECORD_SCHEMA
 
-#: The candidates' columns a result keeps, beside ``disposition``: which record (``rid``,
-#: ``is_pending``) and what the run's summary totals (``side``, ``txn_type``, ``miles``, ``cents``).
-RESULT_COLUMNS = ("rid", "side", "txn_type", "miles", "cents", "is_pending")
+#: The candidates' columns a result keeps, beside ``disposition`` (a candidate's ``rid`` is its
+#: row): whether it is this day's record and what the run's summary totals.
+RESULT_COLUMNS = ("side", "txn_type", "miles", "cents", "is_pending")
 
 
 @dataclass
@@ -59,7 +59,8 @@ class MatchResult:
     @property
     def dispositions(self) -> pl.DataFrame:
         """``rid`` and ``disposition`` of this day's records."""
-        return self.cands.filter(~pl.col("is_pending")).select("rid", "disposition")
+        return self.cands.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("rid"), "disposition",
+                                 "is_pending").filter(~pl.col("is_pending")).drop("is_pending")
 
     def records(self, rids: pl.Series) -> pl.DataFrame:
         """The full records (RECORD_SCHEMA) of the candidates at ``rids``."""

@@ -30,6 +30,7 @@ from reconciliation.matching.breaks import (
 )
 from reconciliation.matching.candidates import Candidates
 from reconciliation.matching.checks import deadlines
+from reconciliation.matching.pairing import with_rid
 from reconciliation.matching.params import MatchParams
 from reconciliation.records import MONEY, ORIGIN_SYSTEM, PARTNER, PLATFORM
 
@@ -145,10 +146,13 @@ def conversion_error(c: Candidates, params: MatchParams) -> pl.DataFrame:
     # cheaper than Decimal arithmetic over every record; in 64 bits, whatever the rates.
     cents = pl.Series([rates.dollars_per_unit]).cast(MONEY).to_physical()[0]
     units = pl.col("units").cast(pl.Int64)
-    bad = c.frame.select("rid", "side", "units", "miles", "cents").filter(c.events).filter(
-        (pl.col("miles") != units * rates.miles_per_unit) | (pl.col("cents") != units * cents)
+    # Streamed over the day: the products are never whole columns of twenty million rows.
+    wrong = (pl.col("miles") != units * rates.miles_per_unit) | (pl.col("cents") != units * cents)
+    bad = with_rid(c.frame.select("side", "units", "miles", "cents").with_columns(event=c.events)).filter(
+        pl.col("event") & wrong
     ).select("rid", side_s=pl.col("side").cast(pl.String), expected=(
-        pl.col("units").cast(MONEY) * pl.lit(rates.dollars_per_unit).cast(MONEY)).cast(MONEY))
+        pl.col("units").cast(MONEY) * pl.lit(rates.dollars_per_unit).cast(MONEY)).cast(MONEY)
+    ).collect(engine="streaming").sort("rid")
     return side_breaks(
         c, bad, bt.CONVERSION_ERROR,
         lambda label, p: fmt("{} units should be {} miles and ${}; the record says {} miles and ${}",

@@ -38,8 +38,9 @@ def is_duckdb(conn: Connection | Engine) -> bool:
 #: rows stay in memory until the commit (1 GB more at 10 million records a
 #: side); under this limit it writes them to the file as it goes and spills
 #: big joins to ``<file>.tmp``. Measured no slower for a run or its reports
-#: (``docs/decisions.md``).
-DUCKDB_MEMORY_LIMIT = "1GB"
+#: at 1 GB, nor for a run at 512 MB, which keeps a 10M night's write under
+#: its matching's peak (``docs/decisions.md``).
+DUCKDB_MEMORY_LIMIT = "512MB"
 
 
 def engine_for(url: str, pooled: bool = False) -> Engine:

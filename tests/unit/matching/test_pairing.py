@@ -18,12 +18,12 @@ ROWS = st.lists(
 
 def frame(rows: list[tuple[str, str, str | None, bool]]) -> pl.DataFrame:
     sides, txns, numbers, financial = zip(*rows, strict=True) if rows else ((), (), (), ())
-    return pl.DataFrame({
-        "rid": list(range(len(rows))), "side": pl.Series(sides, dtype=pl.String).cast(SIDE),
+    return pl.DataFrame({  # a candidate's rid is its row index
+        "side": pl.Series(sides, dtype=pl.String).cast(SIDE),
         "txn_type": pl.Series(txns, dtype=pl.String).cast(TXN_TYPE),
         "confirmation_number": pl.Series(numbers, dtype=pl.String),
         "financial": pl.Series(financial, dtype=pl.Boolean),
-    }, schema_overrides={"rid": pl.Int64})
+    })
 
 
 def naive(rows: list[tuple[str, str, str | None, bool]]) -> list[int | None]:
