@@ -101,15 +101,15 @@ def _column_by_column(records: pl.LazyFrame) -> tuple[pl.DataFrame, pl.DataFrame
 def _compact(records: pl.LazyFrame) -> pl.LazyFrame:
     """The match columns as the candidates hold them, in about half the bytes of the records' types.
 
-    Lines, units and miles are 32-bit (the layouts allow 4-digit miles and
-    3-digit units; a value that does not fit fails the cast, it is never
-    cut), dollars are whole cents (``cents``, 64-bit; the records' Decimal
+    Lines are 32-bit, units and miles 16-bit (the parser allows 3-digit
+    units and 4-digit miles; a value that does not fit fails the cast, it
+    is never cut), dollars are whole cents (``cents``, 64-bit; the records' Decimal
     is 128-bit) and the response code is an ``OUTCOME``. Compared in
     cents, amounts are compared exactly; ``Candidates.fields`` gives the
     records' own types back to the few rows that become breaks.
     """
     return _outcome(records).with_columns(
-        pl.col("line_number", "units", "miles").cast(pl.Int32),
+        pl.col("line_number").cast(pl.Int32), pl.col("units", "miles").cast(pl.Int16),
         cents=pl.col("dollars").cast(MONEY).to_physical().cast(pl.Int64),
     ).drop("dollars")
 
@@ -145,14 +145,15 @@ class Candidates:
 
     Attributes:
         frame: The candidates: ``sources.MATCH_COLUMNS`` but ``response_code``
-            and ``ORIGINAL``, compact (``_compact``: 32-bit lines, units and
-            miles, dollars as ``cents``), plus ``is_pending``, the
-            financial flags and ``dup``/``dup_ordinal`` (a pending record's
+            and ``ORIGINAL``, compact (``_compact``: 32-bit lines, 16-bit
+            units and miles, dollars as ``cents``), plus ``is_pending``, the
+            financial flags and ``dup`` (a pending record's
             break id is in ``source``: ``RecordSource.pending_break_ids``).
             A candidate's ``rid`` is its row index, not a column
             (``pairing.positions``, ``pairing.with_rid``); ``fields`` reads
             the columns back in the records' own types.
         originals: ``rid`` and ``ORIGINAL`` of the candidates that have one.
+        dup_ordinals: ``rid`` and ``ordinal`` of the duplicates (``pairing.mark_duplicates``).
         source: Their full records, gathered by ``rid``.
         history: The sponsor's earlier records that reversal look-ups may find.
         pairs: Every pair of steps 2-3 (``p_rid``, ``q_rid``, ``rule``).
@@ -166,6 +167,7 @@ class Candidates:
 
     frame: pl.DataFrame
     originals: pl.DataFrame
+    dup_ordinals: pl.DataFrame
     source: RecordSource
     history: pl.DataFrame
     pairs: pl.DataFrame
@@ -186,7 +188,7 @@ class Candidates:
         """
         cands, originals, source = build_candidates(partner, platform, pending, spilled)
         # The response code is only read as the flags it gives.
-        cands = pairing.mark_duplicates(pairing.classify(cands)).drop("response_code")
+        cands, dup_ordinals = pairing.mark_duplicates(pairing.classify(cands).drop("response_code"))
         n = cands.height
         key = pairing.key_pairs(cands)
         fallback = pairing.fallback_pairs(cands, mask(n, key["q_rid"]), params.tolerance, source)
@@ -198,6 +200,7 @@ class Candidates:
         return cls(
             frame=cands,
             originals=originals,
+            dup_ordinals=dup_ordinals,
             source=source,
             history=history,
             pairs=pairs,

@@ -17,14 +17,14 @@ import polars as pl
 from reconciliation.config import Zone
 from reconciliation.matching.pairing import positions
 from reconciliation.matching.params import Rates as Rates  # re-exported: its historic home
-from reconciliation.records import PLATFORM, REDEEM, REVERSE, SUCCESS_CODES, UTC_TS
+from reconciliation.records import PLATFORM, REDEEM, REVERSE, SIDE, SUCCESS_CODES, TXN_TYPE, UTC_TS
 
 #: Columns of the reference set that reversal look-ups search.
 REFERENCE_COLUMNS = pl.Schema({
-    "side": pl.String(),
+    "side": SIDE,
     "business_date": pl.Date(),
     "line_number": pl.Int64(),
-    "txn_type": pl.String(),
+    "txn_type": TXN_TYPE,
     "confirmation_number": pl.String(),
     "original_confirmation_number": pl.String(),
     "ts": UTC_TS,
@@ -94,12 +94,12 @@ def look_up_reversals(cands: pl.DataFrame, originals: pl.DataFrame, events: pl.S
     ).filter(which).with_columns(rid=positions(which)).join(
         originals, on="rid", how="left", maintain_order="left").select(
         "rid", "business_date", pl.col("line_number", "miles").cast(pl.Int64),
-        "original_confirmation_number", "ts", side_s=pl.col("side").cast(pl.String),
-        origin=pl.col("origin").cast(pl.String))
+        "original_confirmation_number", "ts", side_s="side", origin=pl.col("origin").cast(pl.String))
     if reverses.height == 0:
         return reverses.with_columns(found=pl.lit(False), r_business_date=pl.lit(None, dtype=pl.Date),
                                      r_miles=pl.lit(None, dtype=pl.Int64),
-                                     rank=pl.lit(None, dtype=pl.Int64)).select(CHECKED_COLUMNS)
+                                     rank=pl.lit(None, dtype=pl.Int64),
+                                     side_s=pl.col("side_s").cast(pl.String)).select(CHECKED_COLUMNS)
     refs = reference(cands, originals, reverses["original_confirmation_number"].drop_nulls().unique(),
                      history)
     redeems = (
@@ -123,7 +123,7 @@ def look_up_reversals(cands: pl.DataFrame, originals: pl.DataFrame, events: pl.S
     return (
         reverses.join(redeems, on=["side_s", "original_confirmation_number"], how="left")
         .join(ranks, on=["side_s", "business_date", "line_number"], how="left")
-        .with_columns(found=pl.col("found").fill_null(False))
+        .with_columns(found=pl.col("found").fill_null(False), side_s=pl.col("side_s").cast(pl.String))
         .select(CHECKED_COLUMNS)
     )
 

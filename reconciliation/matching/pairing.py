@@ -62,23 +62,23 @@ def classify(cands: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def mark_duplicates(cands: pl.DataFrame) -> pl.DataFrame:
+def mark_duplicates(cands: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Step 1: the second and later financial records with the same key are duplicates.
 
-    Adds ``dup`` (bool) and ``dup_ordinal`` (2 for the first duplicate of a
-    key, 3 for the next, ...; null otherwise). Earlier means earlier business
-    date, then lower line number, which is ``rid`` order within a side;
-    records without a confirmation number never count.
+    Adds ``dup`` (bool) to the candidates, and returns beside them each
+    duplicate's ``rid`` and ``ordinal`` (2 for the first duplicate of a key,
+    3 for the next, ...): a few records, not a column of every record.
+    Earlier means earlier business date, then lower line number, which is
+    ``rid`` order within a side; records without a confirmation number never count.
     """
     suspects = _repeated_numbers(cands)
     repeated = cands.select(pl.col(KEY).gather(suspects)).with_columns(rid=suspects).filter(
         pl.struct(KEY).is_duplicated())
     ordinals = repeated.select("rid", ordinal=pl.int_range(1, pl.len() + 1).over(KEY))
-    ordinals = ordinals.filter(pl.col("ordinal") > 1)
     # 32 bits: a key repeated more than two billion times in one run is not a night's file.
-    dup_ordinal = pl.repeat(None, cands.height, dtype=pl.Int32, eager=True).scatter(
-        ordinals["rid"], ordinals["ordinal"].cast(pl.Int32)) if cands.height else pl.Series(dtype=pl.Int32)
-    return cands.with_columns(dup_ordinal=dup_ordinal, dup=dup_ordinal.is_not_null())
+    ordinals = ordinals.filter(pl.col("ordinal") > 1).with_columns(pl.col("ordinal").cast(pl.Int32))
+    ordinals = ordinals.sort("rid")
+    return cands.with_columns(dup=mask(cands.height, ordinals["rid"])), ordinals
 
 
 def _repeated_numbers(cands: pl.DataFrame) -> pl.Series:

@@ -51,8 +51,9 @@ def duplicate(c: Candidates, params: MatchParams) -> pl.DataFrame:
     out = []
     for side, prefix in ((PARTNER, "p_"), (PLATFORM, "q_")):
         which = c.column("dup") & ~c.column("is_pending") & (c.column("side") == side)
-        wide = records_wide(c, c.rids(which), side).with_columns(
-            ordinal=c.column("dup_ordinal").filter(which))
+        rids = c.rids(which)
+        ordinal = rids.to_frame().join(c.dup_ordinals, on="rid", how="left", maintain_order="left")
+        wide = records_wide(c, rids, side).with_columns(ordinal=ordinal["ordinal"])
         out.append(break_rows(
             wide, bt.DUPLICATE, side,
             fmt("{} repeats an earlier record (occurrence {})", describe(side.lower(), prefix),
