@@ -16,6 +16,7 @@ four digits only.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -28,7 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 from reconciliation.config import Settings
 from reconciliation.errors import FileRejected
 from reconciliation.reports.columns import money_sum
-from reconciliation.reports.files import write_bytes
+from reconciliation.reports.files import atomic_path
 from reconciliation.reports.model import RunReport, build_run_report
 
 SEP = "%%"
@@ -130,8 +131,21 @@ def _d_records(report: RunReport) -> pl.DataFrame:
     return fields
 
 
+#: D records turned into text at a time: a million breaks' file is never one string in memory.
+_TEXT_SLICE = 100_000
+
+
 def render(report: RunReport, environment: str = "PROD") -> str:
     """The result file's text for a run report (the D records are built by Polars, in bulk)."""
+    return "".join(_chunks(report, environment))
+
+
+def _chunks(report: RunReport, environment: str) -> Iterator[str]:
+    """The result file's text: the headers, the D records a slice at a time, the trailers.
+
+    Everything is checked before the first piece is given, so a file that
+    cannot be written raises before any of it is.
+    """
     if environment not in ("PROD", "CERT"):
         raise ValueError(f"environment {environment!r} must be PROD or CERT")
     zone, run, day = report.zone, report.run, report.business_date
@@ -143,9 +157,7 @@ def render(report: RunReport, environment: str = "PROD") -> str:
          end.isoformat(timespec="seconds"), run.get("partner_file") or "", run.get("partner_sha256") or "",
          run.get("partner_records") or 0, report.matched_pairs],
     ]
-    head = "".join(SEP.join(str(v) for v in line) + "\n" for line in lines)
     fields = _d_records(report)
-    details = fields.select(pl.concat_str(pl.lit("D"), *fields.columns, separator=SEP).alias("d"))["d"]
     breaks = report.breaks
     count = {key: int((breaks[col] == key).sum()) for col, key in (
         ("severity", "HIGH"), ("severity", "MEDIUM"), ("severity", "LOW"),
@@ -153,15 +165,22 @@ def render(report: RunReport, environment: str = "PROD") -> str:
     net, stake = money_sum(breaks["delta_dollars"]), money_sum(breaks["delta_dollars"].abs())
     t1 = ["T1", *(count[k] for k in ("HIGH", "MEDIUM", "LOW", "PENDING", "OPEN", "RESOLVED"))]
     t2 = ["T2", breaks.height, breaks.height + 4, f"{net:.2f}", f"{stake:.2f}"]
-    body = "".join(line + "\n" for line in details.to_list())
-    return head + body + "".join(SEP.join(str(v) for v in line) + "\n" for line in (t1, t2))
+    yield "".join(SEP.join(str(v) for v in line) + "\n" for line in lines)
+    for at in range(0, fields.height, _TEXT_SLICE):
+        part = fields.slice(at, _TEXT_SLICE)
+        details = part.select(pl.concat_str(pl.lit("D"), *part.columns, separator=SEP).alias("d"))["d"]
+        yield "".join(line + "\n" for line in details.to_list())
+    yield "".join(SEP.join(str(v) for v in line) + "\n" for line in (t1, t2))
 
 
 def write_result(report: RunReport, out_dir: Path, environment: str = "PROD") -> Path:
-    """Write a report's result file into ``out_dir``; returns its path."""
+    """Write a report's result file into ``out_dir``, a slice of records at a time; returns its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / file_name(report.sponsor, report.business_date, report.version)
-    return write_bytes(path, render(report, environment).encode("ascii"))  # never half a file
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:  # never half a file
+        for text in _chunks(report, environment):
+            handle.write(text.encode("ascii"))
+    return path
 
 
 def write_result_file(engine_or_conn: Engine | Connection, run_id: int, out_dir: Path | str,

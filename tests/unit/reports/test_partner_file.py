@@ -9,6 +9,7 @@ import pytest
 
 from reconciliation.config import Settings
 from reconciliation.errors import FileRejected
+from reconciliation.reports import partner_file
 from reconciliation.reports.model import build_run_report
 from reconciliation.reports.partner_file import D_FIELDS, file_name, read_result_file, write_result_file
 from reconciliation.warehouse.db import engine_for
@@ -108,3 +109,17 @@ def test_an_empty_night_still_has_headers_and_trailers(tmp_path: Path) -> None:
                     "T1%%0%%0%%0%%0%%0%%0\nT2%%0%%4%%0.00%%0.00\n")
     parsed = read_result_file(path)
     assert parsed.breaks == [] and parsed.trailer["money_at_stake"] == Decimal("0.00")
+
+
+def test_a_file_written_a_few_records_at_a_time_is_the_same_file(
+        seeded: Seeded, written: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A big night's result file is written in slices of D records: the bytes do not change."""
+    monkeypatch.setattr(partner_file, "_TEXT_SLICE", 3)
+    run = current_run(seeded.url, "ABCD", LAST_DAY)
+    with engine_for(seeded.url).connect() as conn:
+        report = build_run_report(conn, run["run_id"], Settings())
+    assert report.breaks.height > 3 * 2
+    sliced = partner_file.write_result(report, tmp_path)
+    assert sliced.read_bytes() == partner_file.render(report).encode("ascii")
+    assert read_result_file(sliced).breaks == read_result_file(written).breaks
+    assert list(tmp_path.iterdir()) == [sliced]  # no temporary file left beside it
