@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from reconciliation.matching import checks, pairing
-from reconciliation.matching.pairing import mask, positions, with_rid
+from reconciliation.matching.pairing import at_rids, mask, positions, with_rid
 from reconciliation.matching.params import MatchParams
 from reconciliation.matching.sources import MATCH_COLUMNS, OUTCOME, RecordSource, Segment, outcome_code
 from reconciliation.records import MONEY, ORIGIN_SYSTEM, PARTNER, PLATFORM, REDEEM, REVERSE
@@ -231,8 +231,7 @@ class Candidates:
             if name == "rid":
                 found = rids.cast(pl.Int64)
             elif name == ORIGINAL:
-                found = pl.DataFrame({"rid": rids.cast(pl.Int64)}).join(
-                    self.originals, on="rid", how="left", maintain_order="left").get_column(ORIGINAL)
+                found = at_rids(rids, self.originals, ORIGINAL)
             elif name == "dollars":
                 found = (self.column("cents").gather(rids).cast(pl.Decimal(38, 0))
                          * pl.Series([CENT], dtype=pl.Decimal(38, 2))).cast(MONEY)

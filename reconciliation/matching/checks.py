@@ -15,7 +15,7 @@ from datetime import date
 import polars as pl
 
 from reconciliation.config import Zone
-from reconciliation.matching.pairing import positions
+from reconciliation.matching.pairing import mask, positions
 from reconciliation.matching.params import Rates as Rates  # re-exported: its historic home
 from reconciliation.records import PLATFORM, REDEEM, REVERSE, SIDE, SUCCESS_CODES, TXN_TYPE, UTC_TS
 
@@ -51,10 +51,10 @@ def reference(cands: pl.DataFrame, originals: pl.DataFrame, wanted: pl.Series,
     typed = [pl.col(c).cast(t) for c, t in REFERENCE_COLUMNS.items()]
     usable = ~pl.col("dup") & pl.col("financial") & ((pl.col("side") == PLATFORM) | pl.col("success"))
     # This run's REDEEMs by their own number, its other records by the original they name.
-    named = originals.filter(pl.col("original_confirmation_number").is_in(wanted_list))
-    keep = cands.select(usable & is_redeem & pl.col("confirmation_number").is_in(wanted_list)).to_series()
-    by_original = cands.select(usable & ~is_redeem).to_series().gather(named["rid"])
-    keep = keep.scatter(named["rid"], keep.gather(named["rid"]) | by_original)
+    naming = originals.filter(pl.col("original_confirmation_number").is_in(wanted_list))
+    named = mask(cands.height, naming["rid"])
+    keep = cands.select(usable & pl.when(is_redeem).then(pl.col("confirmation_number").is_in(wanted_list))
+                        .otherwise(pl.lit(named))).to_series()
     mine = cands.select(n for n in names if n != "original_confirmation_number").filter(keep).with_columns(
         rid=positions(keep)).join(originals, on="rid", how="left", maintain_order="left").select(*typed)
     if history.height == 0:

@@ -32,6 +32,15 @@ def positions(which: pl.Series) -> pl.Series:
     return which.arg_true().cast(pl.Int64).alias("rid")
 
 
+def at_rids(rids: pl.Series, table: pl.DataFrame, column: str) -> pl.Series:
+    """``column`` of a table kept for a few candidates (``rid`` and values) at ``rids``, in order.
+
+    Null where the table has no row for a ``rid`` (or the ``rid`` is null).
+    """
+    wanted = rids.cast(pl.Int64).alias("rid").to_frame()
+    return wanted.join(table, on="rid", how="left", maintain_order="left").get_column(column)
+
+
 def with_rid(cands: pl.DataFrame) -> pl.LazyFrame:
     """The candidates as a lazy frame with their ``rid`` (64-bit), made as a query streams."""
     return cands.lazy().with_row_index("rid").with_columns(pl.col("rid").cast(pl.Int64))

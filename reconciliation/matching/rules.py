@@ -30,7 +30,7 @@ from reconciliation.matching.breaks import (
 )
 from reconciliation.matching.candidates import Candidates
 from reconciliation.matching.checks import deadlines
-from reconciliation.matching.pairing import with_rid
+from reconciliation.matching.pairing import at_rids, with_rid
 from reconciliation.matching.params import MatchParams
 from reconciliation.records import MONEY, ORIGIN_SYSTEM, PARTNER, PLATFORM
 
@@ -52,8 +52,7 @@ def duplicate(c: Candidates, params: MatchParams) -> pl.DataFrame:
     for side, prefix in ((PARTNER, "p_"), (PLATFORM, "q_")):
         which = c.column("dup") & ~c.column("is_pending") & (c.column("side") == side)
         rids = c.rids(which)
-        ordinal = rids.to_frame().join(c.dup_ordinals, on="rid", how="left", maintain_order="left")
-        wide = records_wide(c, rids, side).with_columns(ordinal=ordinal["ordinal"])
+        wide = records_wide(c, rids, side).with_columns(ordinal=at_rids(rids, c.dup_ordinals, "ordinal"))
         out.append(break_rows(
             wide, bt.DUPLICATE, side,
             fmt("{} repeats an earlier record (occurrence {})", describe(side.lower(), prefix),
