@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 import polars as pl
 import pytest
@@ -53,6 +54,14 @@ def test_duplicates_on_each_side():
     assert result.matches.height == 1
     lines = result.breaks.select("partner_line", "platform_line").rows()
     assert set(lines) == {(4, None), (None, 4)}
+
+
+def test_each_later_duplicate_has_its_own_ordinal_in_key_and_text():
+    result = run(P(3, "REDEEM", "C1"), P(4, "REDEEM", "C1"), P(5, "REDEEM", "C1"), Q(3, "REDEEM", "C1"))
+    dups = result.breaks.filter(pl.col("break_type") == "DUPLICATE").sort("partner_line")
+    assert dups["break_key"].to_list() == [f"ABCD|{DAY}|DUPLICATE|PARTNER|REDEEM|C1#2",
+                                           f"ABCD|{DAY}|DUPLICATE|PARTNER|REDEEM|C1#3"]
+    assert ["occurrence 2" in d for d in dups["detail"]] == [True, False]
 
 
 def test_a_declined_record_does_not_make_a_later_success_a_duplicate():
@@ -125,6 +134,14 @@ def test_amount_mismatch_and_timestamp_drift():
     assert result.breaks.filter(pl.col("break_type") == "TIMESTAMP_DRIFT")["severity"].item() == "LOW"
 
 
+def test_a_cent_of_difference_is_an_amount_mismatch():
+    result = run(P(3, "REDEEM", "C1", dollars="10.00"), Q(3, "REDEEM", "C1", dollars="10.01"))
+    assert ("AMOUNT_MISMATCH", "BOTH", "C1") in breaks(result)
+    amount = result.breaks.filter(pl.col("break_type") == "AMOUNT_MISMATCH").row(0, named=True)
+    assert (amount["partner_dollars"], amount["platform_dollars"], amount["delta_dollars"]) == (
+        Decimal("10.00"), Decimal("10.01"), Decimal("0.01"))
+
+
 def test_fallback_pairs_are_not_checked_for_drift():
     t = "000000000009"
     result = run(P(3, "REDEEM", None, trace=t, at="12:00:00"),
@@ -171,6 +188,15 @@ def test_reversal_before_the_deadline_is_not_late():
 def test_conversion_error_on_platform_record_of_a_pair():
     result = run(P(3, "REDEEM", "C1", units=2, miles=200), Q(3, "REDEEM", "C1", units=2, miles=200))
     assert breaks(result) == {("CONVERSION_ERROR", "PLATFORM", "C1")}
+
+
+def test_a_cent_off_the_dollar_rate_is_a_conversion_error_with_its_delta():
+    result = run(P(3, "REDEEM", "C1", units=2, dollars="19.99"),
+                 Q(3, "REDEEM", "C1", units=2, dollars="19.99"))
+    assert breaks(result) == {("CONVERSION_ERROR", "PLATFORM", "C1")}
+    row = result.breaks.row(0, named=True)
+    assert row["delta_dollars"] == Decimal("-0.01") and row["platform_units"] == 2
+    assert "should be 190 miles and $20.00" in row["detail"]
 
 
 def test_conversion_checked_on_partner_record_when_platform_has_none():
